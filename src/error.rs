@@ -1,0 +1,311 @@
+//! The crate's one error type, for generated and hand-written calls alike.
+//!
+//! Errors from generated `send()` calls (`progenitor_client::Error`) convert into [`Error`] with
+//! `?`; [`Error::from_raw`] also reads the body of an undocumented status.
+
+use std::fmt;
+
+use reqwest::{header::HeaderMap, StatusCode};
+
+use crate::types;
+
+/// Headers that carry the server's request or trace id, in order of preference.
+const REQUEST_ID_HEADERS: [&str; 4] = ["x-request-id", "x-deno-ray", "x-trace-id", "traceparent"];
+/// How much of an unexpected body is kept for the message.
+const BODY_EXCERPT_LIMIT: usize = 512;
+
+/// What went wrong in a call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The API answered with an error status.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// An input breaks a rule the spec states; nothing was sent.
+    #[error("invalid {field}: {rule}")]
+    InvalidInput {
+        /// The field, as the API names it (`slug`, `env_vars[0].key`, `limit`).
+        field: String,
+        /// The rule it breaks.
+        rule: String,
+    },
+    /// The client's own configuration is unusable.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// A request, or a link the server handed back, points at another origin than the base URL.
+    #[error("refusing to send the token to another origin: {url}")]
+    ForeignOrigin {
+        /// The URL without its query.
+        url: String,
+    },
+    /// The request could not be sent, or the connection broke.
+    #[error("transport: {0}")]
+    Transport(#[source] reqwest::Error),
+    /// A response body does not match the spec's schema.
+    #[error("cannot decode the {what}: {message}")]
+    Decode {
+        /// What was being decoded (`App`, `progress event`, ...).
+        what: String,
+        /// The decoder's explanation.
+        message: String,
+    },
+    /// A stream ended or broke before its terminal event.
+    #[error("stream: {0}")]
+    Stream(String),
+    /// Walking pages stopped because the server's links would loop or leave the API.
+    #[error("pagination: {0}")]
+    Pagination(String),
+    /// A revision's build ended in `failed` (or `skipped`).
+    #[error("revision {revision_id} {status}: {reason}")]
+    RevisionFailed {
+        /// The revision's id.
+        revision_id: String,
+        /// Its final status.
+        status: String,
+        /// The server's `failure_reason`, or the failed stage.
+        reason: String,
+        /// The final revision, as the API returned it.
+        revision: Box<Option<types::Revision>>,
+    },
+    /// Waiting gave up.
+    #[error("timed out after {seconds:.1} s while {what}")]
+    Timeout {
+        /// What was being waited for.
+        what: String,
+        /// The limit that ran out.
+        seconds: f64,
+    },
+    /// Collecting a directory into assets failed.
+    #[error(transparent)]
+    Assets(#[from] crate::ext::assets::AssetsError),
+}
+
+/// An error status from the API, with what the server said about it.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The API's machine-readable `code`, when it sent one.
+    pub code: Option<String>,
+    /// The API's message for people (or the status's reason phrase).
+    pub message: String,
+    /// The request or trace id the server sent, for support requests.
+    pub request_id: Option<String>,
+}
+
+impl ApiError {
+    /// Whether repeating the same request later may succeed (408, 429 and 5xx).
+    pub fn is_retryable(&self) -> bool {
+        self.status == StatusCode::REQUEST_TIMEOUT
+            || self.status == StatusCode::TOO_MANY_REQUESTS
+            || self.status.is_server_error()
+    }
+
+    fn hint(&self) -> &'static str {
+        match self.status.as_u16() {
+            400 => "check the request against the API's rules",
+            401 => "check that the token is valid and not expired",
+            403 => "the token lacks access to this resource",
+            404 => "check the app or revision id or slug",
+            409 => "the resource is taken or in a state that forbids this",
+            408 | 429 => "slow down and try again later",
+            500..=599 => "the service had a problem; try again later",
+            _ => "see the API documentation for this status",
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "API error {}", self.status.as_u16())?;
+        if let Some(code) = &self.code {
+            write!(f, " ({code})")?;
+        }
+        write!(f, ": {} ({})", self.message, self.hint())?;
+        if let Some(id) = &self.request_id {
+            write!(f, " [request id {id}]")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl Error {
+    /// The HTTP status, for errors the API answered.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Api(api) => Some(api.status),
+            Error::Transport(e) => e.status(),
+            _ => None,
+        }
+    }
+
+    /// Whether repeating the same call later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Api(api) => api.is_retryable(),
+            Error::Transport(e) => e.is_connect() || e.is_timeout() || e.is_request(),
+            Error::Stream(_) => true,
+            _ => false,
+        }
+    }
+
+    /// Converts a generated call's error, reading the body of an undocumented status so its
+    /// message and code are kept.
+    pub async fn from_raw(raw: progenitor_client::Error<types::Error>) -> Self {
+        match raw {
+            progenitor_client::Error::UnexpectedResponse(response) => {
+                Self::from_response(response).await
+            }
+            other => other.into(),
+        }
+    }
+
+    /// Builds the error for a response whose status is not a success, reading its body.
+    pub(crate) async fn from_response(response: reqwest::Response) -> Self {
+        let status = response.status();
+        let request_id = request_id(response.headers());
+        let body = response.bytes().await.unwrap_or_default();
+        api_error_from_body(status, request_id, &body).into()
+    }
+}
+
+/// Reads the API's `Error` JSON from `body`, or keeps an excerpt of whatever it is.
+pub(crate) fn api_error_from_body(
+    status: StatusCode,
+    request_id: Option<String>,
+    body: &[u8],
+) -> ApiError {
+    let (message, code) = match serde_json::from_slice::<types::Error>(body) {
+        Ok(err) => (err.error, err.code),
+        Err(_) if body.is_empty() => (reason(status), None),
+        Err(_) => {
+            let text = String::from_utf8_lossy(body);
+            let excerpt: String = text.chars().take(BODY_EXCERPT_LIMIT).collect();
+            (excerpt.trim().to_owned(), None)
+        }
+    };
+    ApiError {
+        status,
+        code,
+        message,
+        request_id,
+    }
+}
+
+fn reason(status: StatusCode) -> String {
+    status
+        .canonical_reason()
+        .unwrap_or("unexpected status")
+        .to_owned()
+}
+
+/// The server's request or trace id, from the first header that carries one.
+pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
+    REQUEST_ID_HEADERS
+        .iter()
+        .find_map(|name| headers.get(*name)?.to_str().ok())
+        .map(str::to_owned)
+}
+
+impl From<progenitor_client::Error<types::Error>> for Error {
+    fn from(raw: progenitor_client::Error<types::Error>) -> Self {
+        use progenitor_client::Error as Raw;
+        match raw {
+            Raw::ErrorResponse(response) => {
+                let status = response.status();
+                let request_id = request_id(response.headers());
+                let body = response.into_inner();
+                Error::Api(ApiError {
+                    status,
+                    code: body.code,
+                    message: body.error,
+                    request_id,
+                })
+            }
+            Raw::UnexpectedResponse(response) => Error::Api(ApiError {
+                status: response.status(),
+                code: None,
+                message: reason(response.status()),
+                request_id: request_id(response.headers()),
+            }),
+            Raw::InvalidRequest(rule) => Error::InvalidInput {
+                field: field_of_conversion(&rule),
+                rule,
+            },
+            Raw::CommunicationError(e) | Raw::ResponseBodyError(e) => Error::Transport(e),
+            Raw::InvalidUpgrade(e) => Error::Transport(e),
+            Raw::InvalidResponsePayload(_, e) => Error::Decode {
+                what: "response body".into(),
+                message: e.to_string(),
+            },
+            Raw::Custom(message) => from_hook_message(message),
+        }
+    }
+}
+
+/// The request hooks can only hand back a message; turn it back into the variant it came from.
+fn from_hook_message(message: String) -> Error {
+    if let Some(url) = message.strip_prefix("refusing to send the token to another origin: ") {
+        return Error::ForeignOrigin { url: url.to_owned() };
+    }
+    if let Some((field, rule)) = message
+        .strip_prefix("invalid ")
+        .and_then(|rest| rest.split_once(": "))
+    {
+        return Error::InvalidInput {
+            field: field.to_owned(),
+            rule: rule.to_owned(),
+        };
+    }
+    Error::Config(message)
+}
+
+/// The generated builders report `conversion to `T` for <field> failed`; pull out the field.
+fn field_of_conversion(message: &str) -> String {
+    message
+        .split(" for ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(|field| field.trim_end_matches(':').to_owned())
+        .unwrap_or_else(|| "request".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_body_keeps_its_code_message_and_request_id() {
+        let err = api_error_from_body(
+            StatusCode::CONFLICT,
+            Some("req-7".into()),
+            br#"{"error":"slug taken","code":"slug_conflict"}"#,
+        );
+        assert_eq!(err.code.as_deref(), Some("slug_conflict"));
+        assert_eq!(
+            err.to_string(),
+            "API error 409 (slug_conflict): slug taken (the resource is taken or in a state \
+             that forbids this) [request id req-7]"
+        );
+        assert!(!err.is_retryable());
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_is_kept_as_a_short_excerpt() {
+        let body = "x".repeat(5000);
+        let err = api_error_from_body(StatusCode::BAD_GATEWAY, None, body.as_bytes());
+        assert_eq!(err.message.len(), BODY_EXCERPT_LIMIT);
+        assert!(err.is_retryable());
+        let empty = api_error_from_body(StatusCode::TOO_MANY_REQUESTS, None, b"");
+        assert_eq!(empty.message, "Too Many Requests");
+    }
+
+    #[test]
+    fn a_conversion_failure_names_its_field() {
+        let raw = "conversion to `CreateAppRequestSlug` for slug failed: doesn't match pattern";
+        assert_eq!(field_of_conversion(raw), "slug");
+        assert_eq!(field_of_conversion("something else"), "request");
+    }
+}

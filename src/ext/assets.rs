@@ -1,0 +1,5 @@
+//! Temporary.
+/// Temporary.
+#[derive(Debug, thiserror::Error)]
+#[error("assets")]
+pub struct AssetsError;
