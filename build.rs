@@ -40,6 +40,19 @@ fn main() -> ExitCode {
         }
     };
 
+    // The request validator reads the spec's rules at run time, in the normalized 3.0 form.
+    let spec_json = deno_deploy_codegen::parse_document(&source).map(|mut doc| {
+        deno_deploy_codegen::normalize::normalize(&mut doc);
+        doc.to_string()
+    });
+    let spec_json = match spec_json {
+        Ok(json) => json,
+        Err(e) => {
+            eprintln!("error: cannot re-read {spec_path}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let removed: Vec<String> = generated
         .removed
@@ -58,9 +71,13 @@ fn main() -> ExitCode {
         removed.join(", ")
     );
     let written = fs::write(out.join("deno_deploy_generated.rs"), generated.code)
-        .and_then(|()| fs::write(out.join("removed_parameters.rs"), removed));
+        .and_then(|()| fs::write(out.join("removed_parameters.rs"), removed))
+        .and_then(|()| fs::write(out.join("spec.json"), spec_json));
     if let Err(e) = written {
-        eprintln!("error: cannot write generated code to {}: {e}", out.display());
+        eprintln!(
+            "error: cannot write generated code to {}: {e}",
+            out.display()
+        );
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS

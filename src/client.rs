@@ -84,7 +84,11 @@ impl ClientState {
     ///
     /// # Errors
     /// A request aimed at another origin than the base URL's: the token is never sent there.
-    pub(crate) fn prepare(&self, request: &mut reqwest::Request, operation: &str) -> Result<(), Error> {
+    pub(crate) fn prepare(
+        &self,
+        request: &mut reqwest::Request,
+        operation: &str,
+    ) -> Result<(), Error> {
         if request.url().origin() != self.origin {
             return Err(Error::ForeignOrigin {
                 url: redact_query(request.url()),
@@ -98,7 +102,8 @@ impl ClientState {
             .entry(USER_AGENT)
             .or_insert_with(|| self.user_agent.clone());
         let streaming = STREAMING_OPERATIONS.contains(&operation)
-            || (operation == "get_app_logs" && !request.url().query_pairs().any(|(k, _)| k == "end"));
+            || (operation == "get_app_logs"
+                && !request.url().query_pairs().any(|(k, _)| k == "end"));
         if !streaming && request.timeout().is_none() {
             *request.timeout_mut() = Some(self.request_timeout);
         }
@@ -113,6 +118,8 @@ impl ClientHooks<ClientState> for Client {
         info: &OperationInfo,
     ) -> Result<(), progenitor_client::Error<E>> {
         crate::ext::call::apply_to_request(request, info.operation_id);
+        crate::validate::check_request(info.operation_id, request)
+            .map_err(|e| progenitor_client::Error::Custom(e.to_string()))?;
         self.inner
             .prepare(request, info.operation_id)
             .map_err(|e| progenitor_client::Error::Custom(e.to_string()))?;
@@ -134,9 +141,9 @@ impl ClientHooks<ClientState> for Client {
             Ok(response) => {
                 crate::ext::call::record_response(response, info.operation_id);
                 tracing::debug!(
-                operation = info.operation_id,
-                status = response.status().as_u16(),
-                request_id = crate::error::request_id(response.headers()).as_deref(),
+                    operation = info.operation_id,
+                    status = response.status().as_u16(),
+                    request_id = crate::error::request_id(response.headers()).as_deref(),
                     "received response"
                 )
             }
@@ -362,8 +369,19 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(err.to_string().contains("plain http"), "{err}");
-        for ok in ["http://127.0.0.1:9/v2", "http://localhost:9/v2", "http://[::1]:9/v2"] {
-            assert!(Client::builder().token("ddo_x").base_url(ok).build().is_ok(), "{ok}");
+        for ok in [
+            "http://127.0.0.1:9/v2",
+            "http://localhost:9/v2",
+            "http://[::1]:9/v2",
+        ] {
+            assert!(
+                Client::builder()
+                    .token("ddo_x")
+                    .base_url(ok)
+                    .build()
+                    .is_ok(),
+                "{ok}"
+            );
         }
         let allowed = Client::builder()
             .token("ddo_x")
@@ -390,7 +408,11 @@ mod tests {
             .build()
             .unwrap();
         let builder = Client::builder().token("ddo_secret_value_123");
-        for text in [format!("{client:?}"), format!("{:?}", client.state()), format!("{builder:?}")] {
+        for text in [
+            format!("{client:?}"),
+            format!("{:?}", client.state()),
+            format!("{builder:?}"),
+        ] {
             assert!(!text.contains("secret_value"), "{text}");
         }
     }
@@ -415,7 +437,9 @@ mod tests {
 
         let mut other = reqwest::Request::new(
             reqwest::Method::GET,
-            "https://elsewhere.example.invalid/v2/apps?cursor=abc".parse().unwrap(),
+            "https://elsewhere.example.invalid/v2/apps?cursor=abc"
+                .parse()
+                .unwrap(),
         );
         let err = state.prepare(&mut other, "list_apps").unwrap_err();
         assert!(other.headers().get(AUTHORIZATION).is_none());
@@ -425,7 +449,9 @@ mod tests {
     #[test]
     fn streams_get_no_whole_request_timeout() {
         let client = Client::builder().token("ddo_x").build().unwrap();
-        let url = "https://api.deno.com/v2/revisions/r/progress".parse().unwrap();
+        let url = "https://api.deno.com/v2/revisions/r/progress"
+            .parse()
+            .unwrap();
         let mut progress = reqwest::Request::new(reqwest::Method::GET, url);
         client
             .state()

@@ -248,7 +248,9 @@ impl From<progenitor_client::Error<types::Error>> for Error {
 /// The request hooks can only hand back a message; turn it back into the variant it came from.
 fn from_hook_message(message: String) -> Error {
     if let Some(url) = message.strip_prefix("refusing to send the token to another origin: ") {
-        return Error::ForeignOrigin { url: url.to_owned() };
+        return Error::ForeignOrigin {
+            url: url.to_owned(),
+        };
     }
     if let Some((field, rule)) = message
         .strip_prefix("invalid ")

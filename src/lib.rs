@@ -9,6 +9,7 @@ mod generated {
 mod client;
 mod error;
 pub mod ext;
+mod validate;
 
 pub use client::{
     ClientBuilder, ClientState, Token, API_URL_ENV, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT,

@@ -175,7 +175,11 @@ mod tests {
             .label("ü", "[x]");
         assert_eq!(
             request.extra_query(),
-            ["labels[env]=prod", "labels[team]=a%26b%20c", "labels[%C3%BC]=%5Bx%5D"]
+            [
+                "labels[env]=prod",
+                "labels[team]=a%26b%20c",
+                "labels[%C3%BC]=%5Bx%5D"
+            ]
         );
     }
 }

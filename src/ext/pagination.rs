@@ -58,8 +58,9 @@ pub trait Paginated: Clone + Send + Sized {
     /// Sends the request for one page.
     fn send_page(
         self,
-    ) -> impl Future<Output = Result<ResponseValue<Self::Body>, progenitor_client::Error<types::Error>>>
-           + Send;
+    ) -> impl Future<
+        Output = Result<ResponseValue<Self::Body>, progenitor_client::Error<types::Error>>,
+    > + Send;
 
     /// Splits a page's body into its items and the cursor the body itself carries, if any.
     fn split(body: Self::Body) -> (Vec<Self::Item>, Option<String>);
