@@ -13,6 +13,8 @@ use url::Url;
 pub(crate) struct CallContext {
     /// The operation these extras belong to (snake case, as the hooks see it).
     pub operation: &'static str,
+    /// An `Accept` header replacing the generated one (streams choose SSE or NDJSON).
+    pub accept: Option<reqwest::header::HeaderValue>,
     /// Query text appended verbatim (already percent-encoded), such as `labels[env]=prod`.
     pub extra_query: Vec<String>,
     /// The URL the response came from, after redirects; filled by the `post` hook.
@@ -39,7 +41,15 @@ impl CallContext {
 /// Called by the `pre` hook: appends this call's extra query text to a request of its operation.
 pub(crate) fn apply_to_request(request: &mut reqwest::Request, operation: &str) {
     let _ = CALL.try_with(|call| {
-        if call.operation != operation || call.extra_query.is_empty() {
+        if call.operation != operation {
+            return;
+        }
+        if let Some(accept) = &call.accept {
+            request
+                .headers_mut()
+                .insert(reqwest::header::ACCEPT, accept.clone());
+        }
+        if call.extra_query.is_empty() {
             return;
         }
         let url = request.url_mut();

@@ -8,8 +8,14 @@ pub mod assets;
 pub(crate) mod call;
 pub mod env;
 pub mod link;
+pub mod ndjson;
 pub mod pagination;
+pub mod sse;
+pub mod streams;
+pub mod wait;
 
 pub use apps::ListAppsByLabels;
 pub use env::{AppUpdate, Contexts, EnvVarPatch, ValuePatch};
 pub use pagination::{Page, Pages, Paginated};
+pub use streams::{FollowLogs, LogStream, ProgressStream, RevisionProgressRequest, Stage, StreamFormat};
+pub use wait::{WaitEvent, WaitForRevision};
