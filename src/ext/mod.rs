@@ -6,6 +6,7 @@
 pub mod apps;
 pub mod assets;
 pub(crate) mod call;
+pub mod deploy;
 pub mod env;
 pub mod link;
 pub mod ndjson;
@@ -19,3 +20,4 @@ pub use env::{AppUpdate, Contexts, EnvVarPatch, ValuePatch};
 pub use pagination::{Page, Pages, Paginated};
 pub use streams::{FollowLogs, LogStream, ProgressStream, RevisionProgressRequest, Stage, StreamFormat};
 pub use wait::{WaitEvent, WaitForRevision};
+pub use deploy::{DeployDirectory, Deployed};
