@@ -137,7 +137,7 @@ impl AssetsBuilder {
         let git = pruned.git.load(Ordering::Relaxed);
         let excluded = pruned.excluded.load(Ordering::Relaxed);
         walk.skipped.git = git;
-        walk.skipped.excluded += excluded;
+        walk.skipped.excluded = excluded;
         walk.skipped.ignored = walk
             .children_listed
             .saturating_sub(walk.children_yielded)

@@ -341,6 +341,8 @@ pub(crate) struct Frame {
     pub data: Vec<u8>,
     /// The SSE event id, when the server sent one.
     pub id: Option<String>,
+    /// The NDJSON line number (from 1, blank lines counted).
+    pub line: Option<u64>,
 }
 
 enum Decoder {
@@ -447,6 +449,7 @@ fn sse_frame(item: sse::SseItem) -> Option<Result<Frame, Error>> {
             event: event.event,
             data: event.data.into_bytes(),
             id: event.id,
+            line: None,
         })),
         sse::SseItem::Comment(_) => None,
     }
@@ -458,6 +461,7 @@ fn ndjson_frame(line: Result<ndjson::NdjsonLine<'_>, ndjson::NdjsonDecodeError>)
             event: "message".into(),
             data: line.bytes.to_vec(),
             id: None,
+            line: Some(line.number),
         }),
         Err(e) => Err(Error::Stream(e.to_string())),
     }
@@ -469,7 +473,10 @@ fn error_stream<'a, T: Send + 'a>(error: Error) -> BoxStream<'a, Result<T, Error
 
 fn decode<T: serde::de::DeserializeOwned>(frame: &Frame, what: &str) -> Result<T, Error> {
     serde_json::from_slice(&frame.data).map_err(|e| Error::Decode {
-        what: what.into(),
+        what: match frame.line {
+            Some(line) => format!("{what} on line {line}"),
+            None => what.into(),
+        },
         message: e.to_string(),
     })
 }
