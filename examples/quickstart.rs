@@ -110,7 +110,7 @@ async fn run(client: &Client, slug: &str) -> Result<(), Error> {
     let summary = &deployed.summary;
     println!(
         "deployed {} files ({} bytes) as revision {} ({})",
-        summary.files, summary.bytes, deployed.revision.id, deployed.revision.status
+        summary.files, summary.total_bytes, deployed.revision.id, deployed.revision.status
     );
 
     // 3. Wait, drawing one progress bar line per stage change.

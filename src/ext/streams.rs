@@ -438,6 +438,7 @@ impl Decoder {
                 event: "message".into(),
                 data: std::mem::take(buffer),
                 id: None,
+                line: None,
             })),
         }
     }
