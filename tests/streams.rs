@@ -27,9 +27,20 @@ fn progress_body() -> String {
     .collect()
 }
 
-async fn collect_progress(server: &Server, format: StreamFormat) -> Vec<Result<types::RevisionProgress, Error>> {
+async fn collect_progress(
+    server: &Server,
+    format: StreamFormat,
+) -> Vec<Result<types::RevisionProgress, Error>> {
     let client = server.client();
-    within(10, client.revision_progress("rev_1").format(format).stream().collect()).await
+    within(
+        10,
+        client
+            .revision_progress("rev_1")
+            .format(format)
+            .stream()
+            .collect(),
+    )
+    .await
 }
 
 fn building_status(progress: &types::RevisionProgress) -> Option<String> {
@@ -44,11 +55,18 @@ async fn progress_split_at_every_byte_yields_the_same_reports() {
     let body = progress_body();
     for split in 1..body.len() {
         let (head, tail) = body.as_bytes().split_at(split);
-        let server = Server::start([Reply::new(200).header("content-type", SSE).chunks([head, tail])]).await;
+        let server = Server::start([Reply::new(200)
+            .header("content-type", SSE)
+            .chunks([head, tail])])
+        .await;
         let items = collect_progress(&server, StreamFormat::Sse).await;
         assert_eq!(items.len(), 3, "split at {split}: {items:?}");
         let items: Vec<_> = items.into_iter().map(Result::unwrap).collect();
-        assert_eq!(building_status(&items[1]).as_deref(), Some("running"), "split at {split}");
+        assert_eq!(
+            building_status(&items[1]).as_deref(),
+            Some("running"),
+            "split at {split}"
+        );
         assert!(deno_deploy::ext::streams::is_finished(&items[2]));
     }
 }
@@ -92,7 +110,9 @@ async fn a_failed_stage_ends_the_stream_even_when_the_server_keeps_it_open() {
         .step(Step::Hold)])
     .await;
     let items = collect_progress(&server, StreamFormat::Sse).await;
-    assert!(matches!(items.last(), Some(Err(Error::RevisionFailed { reason, .. })) if reason.contains("building")));
+    assert!(
+        matches!(items.last(), Some(Err(Error::RevisionFailed { reason, .. })) if reason.contains("building"))
+    );
 }
 
 #[tokio::test]
@@ -103,7 +123,9 @@ async fn an_error_event_carries_the_server_message() {
     .await;
     let items = collect_progress(&server, StreamFormat::Sse).await;
     match &items[..] {
-        [Err(Error::RevisionFailed { reason, .. })] => assert_eq!(reason, "entrypoint main.ts not found"),
+        [Err(Error::RevisionFailed { reason, .. })] => {
+            assert_eq!(reason, "entrypoint main.ts not found")
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -116,7 +138,9 @@ async fn a_connection_closed_before_done_is_an_error_not_success() {
     .await;
     let items = collect_progress(&server, StreamFormat::Sse).await;
     assert_eq!(items.len(), 2);
-    assert!(matches!(&items[1], Err(Error::Stream(m)) if m.contains("ended before the build finished")));
+    assert!(
+        matches!(&items[1], Err(Error::Stream(m)) if m.contains("ended before the build finished"))
+    );
 
     let cut = Server::start([Reply::new(200)
         .header("content-type", SSE)
@@ -136,7 +160,11 @@ async fn ndjson_progress_ends_after_the_deploy_finishes_and_sends_its_accept() {
         "{\"deploying\":{\"status\":\"running\"}}\n",
         "{\"deploying\":{\"status\":\"succeeded\"}}\n",
     ];
-    let server = Server::start([Reply::new(200).header("content-type", NDJSON).chunks(lines).step(Step::Hold)]).await;
+    let server = Server::start([Reply::new(200)
+        .header("content-type", NDJSON)
+        .chunks(lines)
+        .step(Step::Hold)])
+    .await;
     let items = collect_progress(&server, StreamFormat::Ndjson).await;
     assert_eq!(items.len(), 3, "{items:?}");
     assert!(items.iter().all(Result::is_ok));
@@ -188,7 +216,8 @@ async fn dropping_the_stream_closes_the_connection() {
 
 #[tokio::test]
 async fn a_silent_stream_ends_with_an_idle_error_but_keep_alives_keep_it_open() {
-    let stalled = Server::start([Reply::new(200).header("content-type", SSE).step(Step::Hold)]).await;
+    let stalled =
+        Server::start([Reply::new(200).header("content-type", SSE).step(Step::Hold)]).await;
     let client = deno_deploy::Client::builder()
         .base_url(&stalled.base_url)
         .token("ddo_x")
@@ -196,11 +225,16 @@ async fn a_silent_stream_ends_with_an_idle_error_but_keep_alives_keep_it_open() 
         .build()
         .unwrap();
     let items: Vec<_> = within(10, client.revision_progress("r").stream().collect()).await;
-    assert!(matches!(&items[..], [Err(Error::Stream(m))] if m.contains("no data")), "{items:?}");
+    assert!(
+        matches!(&items[..], [Err(Error::Stream(m))] if m.contains("no data")),
+        "{items:?}"
+    );
 
     let mut reply = Reply::new(200).header("content-type", SSE);
     for _ in 0..6 {
-        reply = reply.step(Step::Pause(Duration::from_millis(80))).chunk(": keepalive\n\n");
+        reply = reply
+            .step(Step::Pause(Duration::from_millis(80)))
+            .chunk(": keepalive\n\n");
     }
     let alive = Server::start([reply.chunk("event: done\ndata: {}\n\n")]).await;
     let client = deno_deploy::Client::builder()
@@ -215,7 +249,11 @@ async fn a_silent_stream_ends_with_an_idle_error_but_keep_alives_keep_it_open() 
 
 #[tokio::test]
 async fn an_api_error_before_the_stream_is_a_typed_error() {
-    let server = Server::start([Reply::json(404, r#"{"error":"revision not found","code":"not_found"}"#)]).await;
+    let server = Server::start([Reply::json(
+        404,
+        r#"{"error":"revision not found","code":"not_found"}"#,
+    )])
+    .await;
     let items = collect_progress(&server, StreamFormat::Sse).await;
     match &items[..] {
         [Err(Error::Api(api))] => {
@@ -237,9 +275,20 @@ async fn live_logs_over_ndjson_split_inside_a_utf8_sequence() {
         b"\xA9\"}\n{\"level\":\"warn\",\"mes",
         b"sage\":\"b\"}\n",
     ];
-    let server = Server::start([Reply::new(200).header("content-type", NDJSON).chunks(chunks)]).await;
+    let server = Server::start([Reply::new(200)
+        .header("content-type", NDJSON)
+        .chunks(chunks)])
+    .await;
     let client = server.client();
-    let items: Vec<_> = within(10, client.follow_logs("app", start()).format(StreamFormat::Ndjson).stream().collect()).await;
+    let items: Vec<_> = within(
+        10,
+        client
+            .follow_logs("app", start())
+            .format(StreamFormat::Ndjson)
+            .stream()
+            .collect(),
+    )
+    .await;
     assert_eq!(items.len(), 3, "{items:?}");
     assert_eq!(items[0].as_ref().unwrap().message.as_deref(), Some("café"));
     assert_eq!(items[1].as_ref().unwrap().message.as_deref(), Some("b"));
@@ -247,7 +296,12 @@ async fn live_logs_over_ndjson_split_inside_a_utf8_sequence() {
     assert!(matches!(&items[2], Err(Error::Stream(m)) if m.contains("closed")));
     let seen = &server.seen()[0];
     assert_eq!(seen.header("accept"), Some(NDJSON));
-    assert!(seen.target.starts_with("/v2/apps/app/logs?start=2026-01-01T00%3A00%3A00Z"), "{}", seen.target);
+    assert!(
+        seen.target
+            .starts_with("/v2/apps/app/logs?start=2026-01-01T00%3A00%3A00Z"),
+        "{}",
+        seen.target
+    );
 }
 
 #[tokio::test]
@@ -286,12 +340,18 @@ async fn a_json_answer_to_a_logs_request_decodes_as_runtime_logs_response() {
     .await;
     let client = server.client();
     let items: Vec<_> = within(10, client.follow_logs("app", start()).stream().collect()).await;
-    let messages: Vec<_> = items.into_iter().map(|i| i.unwrap().message.unwrap()).collect();
+    let messages: Vec<_> = items
+        .into_iter()
+        .map(|i| i.unwrap().message.unwrap())
+        .collect();
     assert_eq!(messages, ["one", "two"]);
 }
 
 #[test]
 fn stages_are_named_as_the_api_names_them() {
     let names: Vec<_> = Stage::ALL.iter().map(|s| s.as_str()).collect();
-    assert_eq!(names, ["queued", "preparing", "installing", "building", "deploying"]);
+    assert_eq!(
+        names,
+        ["queued", "preparing", "installing", "building", "deploying"]
+    );
 }

@@ -149,9 +149,9 @@ fn deploy_env_vars(
         .map(|(i, (key, value))| {
             Ok(types::EnvVarInputForDeploy {
                 contexts: None,
-                key: key.parse().map_err(|e: types::error::ConversionError| {
-                    invalid(i, "key", e.to_string())
-                })?,
+                key: key
+                    .parse()
+                    .map_err(|e: types::error::ConversionError| invalid(i, "key", e.to_string()))?,
                 secret: false,
                 value: value.parse().map_err(|e: types::error::ConversionError| {
                     invalid(i, "value", e.to_string())

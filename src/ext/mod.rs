@@ -16,8 +16,10 @@ pub mod streams;
 pub mod wait;
 
 pub use apps::ListAppsByLabels;
+pub use deploy::{DeployDirectory, Deployed};
 pub use env::{AppUpdate, Contexts, EnvVarPatch, ValuePatch};
 pub use pagination::{Page, Pages, Paginated};
-pub use streams::{FollowLogs, LogStream, ProgressStream, RevisionProgressRequest, Stage, StreamFormat};
+pub use streams::{
+    FollowLogs, LogStream, ProgressStream, RevisionProgressRequest, Stage, StreamFormat,
+};
 pub use wait::{WaitEvent, WaitForRevision};
-pub use deploy::{DeployDirectory, Deployed};

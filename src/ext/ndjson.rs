@@ -364,7 +364,9 @@ mod tests {
         out.into_iter()
             .map(|r| {
                 r.map_err(|e| match &e {
-                    NdjsonDecodeError::Json { error, .. } => format!("line {}: {e} ({error})", e.line()),
+                    NdjsonDecodeError::Json { error, .. } => {
+                        format!("line {}: {e} ({error})", e.line())
+                    }
                     NdjsonDecodeError::LineTooLong { .. } => format!("line {}: {e}", e.line()),
                 })
             })
@@ -409,7 +411,10 @@ mod tests {
         decoder.feed_values::<Entry>(input, &mut out);
         assert_eq!(out.len(), 2, "the last line waits for the end of the body");
         decoder.finish_values(&mut out);
-        let got: Vec<_> = out.into_iter().map(|r| r.map_err(|e| e.to_string())).collect();
+        let got: Vec<_> = out
+            .into_iter()
+            .map(|r| r.map_err(|e| e.to_string()))
+            .collect();
         assert_eq!(messages(got), ["a", "b", "c"]);
     }
 
@@ -445,7 +450,10 @@ mod tests {
 
     #[test]
     fn a_line_of_the_wrong_shape_is_an_error_too() {
-        let got = messages(entries_of(64, [&b"{\"msg\":\"a\"}\n[1]\n{\"message\":\"c\"}"[..]]));
+        let got = messages(entries_of(
+            64,
+            [&b"{\"msg\":\"a\"}\n[1]\n{\"message\":\"c\"}"[..]],
+        ));
         assert_eq!(
             got,
             [
@@ -605,7 +613,13 @@ mod tests {
         let got: Vec<_> = futures::executor::block_on(entries.collect());
         assert!(matches!(
             &got[..],
-            [Ok(_), Err(NdjsonError::Line(NdjsonDecodeError::LineTooLong { line: 2, limit: 15 }))]
+            [
+                Ok(_),
+                Err(NdjsonError::Line(NdjsonDecodeError::LineTooLong {
+                    line: 2,
+                    limit: 15
+                }))
+            ]
         ));
     }
 

@@ -144,6 +144,8 @@ struct WalkState<R> {
     seen: HashSet<String>,
     fetched: usize,
     done: bool,
+    /// An error found in a page's links, reported after that page's items.
+    pending: Option<Error>,
 }
 
 fn walk<'a, R: Paginated + 'a>(
@@ -156,8 +158,12 @@ fn walk<'a, R: Paginated + 'a>(
         seen: HashSet::new(),
         fetched: 0,
         done: false,
+        pending: None,
     };
     futures::stream::try_unfold(state, move |mut state| async move {
+        if let Some(error) = state.pending.take() {
+            return Err(error);
+        }
         if state.done || max_pages.is_some_and(|max| state.fetched >= max) {
             return Ok(None);
         }
@@ -177,12 +183,21 @@ fn walk<'a, R: Paginated + 'a>(
         };
         state.fetched += 1;
 
-        let link_cursor = next_cursor_from_links(response.headers(), url.as_ref())?;
+        // A bad next link spoils only what comes after this page: yield the page first.
+        let link_cursor = next_cursor_from_links(response.headers(), url.as_ref());
         let (items, body_cursor) = R::split(response.into_inner());
-        let next = link_cursor.or(body_cursor.filter(|c| !c.is_empty()));
-        if let Some(cursor) = &next {
-            if !state.seen.insert(cursor.clone()) {
-                return Err(Error::Pagination(format!(
+        let mut next = match link_cursor {
+            Ok(cursor) => cursor.or(body_cursor.filter(|c| !c.is_empty())),
+            Err(error) => {
+                state.pending = Some(error);
+                None
+            }
+        };
+        if let Some(cursor) = next.take() {
+            if state.seen.insert(cursor.clone()) {
+                next = Some(cursor);
+            } else {
+                state.pending = Some(Error::Pagination(format!(
                     "the server repeated cursor {cursor:?} after {} pages; stopping instead of \
                      looping",
                     state.fetched

@@ -269,7 +269,9 @@ where
         loop {
             match Pin::new(&mut *items).poll_next(cx) {
                 Poll::Ready(Some(Ok(SseItem::Comment(_)))) => continue,
-                Poll::Ready(Some(Ok(SseItem::Event(event)))) => return Poll::Ready(Some(Ok(event))),
+                Poll::Ready(Some(Ok(SseItem::Event(event)))) => {
+                    return Poll::Ready(Some(Ok(event)))
+                }
                 Poll::Ready(Some(Err(error))) => return Poll::Ready(Some(Err(error))),
                 Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Pending => return Poll::Pending,
@@ -375,7 +377,11 @@ where
 const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 
 impl SseDecoder {
-    fn feed_unchecked(&mut self, chunk: &[u8], out: &mut Vec<SseItem>) -> Result<(), SseDecodeError> {
+    fn feed_unchecked(
+        &mut self,
+        chunk: &[u8],
+        out: &mut Vec<SseItem>,
+    ) -> Result<(), SseDecodeError> {
         let mut rest = self.skip_bom(chunk);
         while !rest.is_empty() {
             if mem::take(&mut self.after_cr) {
@@ -430,7 +436,8 @@ impl SseDecoder {
         } else {
             // Not a BOM after all: the bytes matched so far start the first line.
             self.bom_matched = None;
-            self.line.extend_from_slice(BOM.get(..matched).unwrap_or_default());
+            self.line
+                .extend_from_slice(BOM.get(..matched).unwrap_or_default());
         }
         rest
     }
@@ -611,28 +618,32 @@ mod tests {
         assert_eq!(datas_of(&[b"data: a\n\n"]), ["a"]);
         assert_eq!(datas_of(&[b"data: a\r\n\r\n"]), ["a"]);
         assert_eq!(datas_of(&[b"data: a\r\r"]), ["a"]);
-        assert_eq!(
-            datas_of(&[b"data: a\rdata: b\ndata: c\r\n\n"]),
-            ["a\nb\nc"]
-        );
+        assert_eq!(datas_of(&[b"data: a\rdata: b\ndata: c\r\n\n"]), ["a\nb\nc"]);
     }
 
     #[test]
     fn a_cr_ending_a_chunk_ends_its_line_without_waiting_for_more() {
         let mut decoder = SseDecoder::new();
         let mut out = Vec::new();
-        decoder.feed(b"data: a\r\r", &mut out).expect("within the cap");
+        decoder
+            .feed(b"data: a\r\r", &mut out)
+            .expect("within the cap");
         assert_eq!(out, vec![SseItem::Event(event("message", "a"))]);
         out.clear();
         // The LF after a CR that ended a blank line is part of that line end, not another one.
-        decoder.feed(b"\ndata: b\n\n", &mut out).expect("within the cap");
+        decoder
+            .feed(b"\ndata: b\n\n", &mut out)
+            .expect("within the cap");
         assert_eq!(out, vec![SseItem::Event(event("message", "b"))]);
     }
 
     #[test]
     fn two_crs_are_two_line_ends_even_across_chunks() {
         assert_eq!(datas_of(&[b"data: a\r", b"\r"]), ["a"]);
-        assert_eq!(datas_of(&[b"data: a\r", b"\r\n", b"data: b\n\n"]), ["a", "b"]);
+        assert_eq!(
+            datas_of(&[b"data: a\r", b"\r\n", b"data: b\n\n"]),
+            ["a", "b"]
+        );
     }
 
     #[test]
@@ -732,7 +743,9 @@ mod tests {
         ] {
             decoder.feed(bad, &mut out).expect("within the cap");
         }
-        decoder.feed(b"data: b\n\n", &mut out).expect("within the cap");
+        decoder
+            .feed(b"data: b\n\n", &mut out)
+            .expect("within the cap");
         assert_eq!(decoder.retry(), Some(1500));
         let retries: Vec<_> = out
             .iter()
@@ -748,7 +761,9 @@ mod tests {
     fn a_retry_in_an_event_without_data_still_sets_the_reconnection_time() {
         let mut decoder = SseDecoder::new();
         let mut out = Vec::new();
-        decoder.feed(b"retry: 250\n\n", &mut out).expect("within the cap");
+        decoder
+            .feed(b"retry: 250\n\n", &mut out)
+            .expect("within the cap");
         assert!(out.is_empty());
         assert_eq!(decoder.retry(), Some(250));
     }
@@ -792,7 +807,10 @@ mod tests {
     fn a_bom_at_the_very_start_is_skipped_even_split_across_chunks() {
         assert_eq!(datas_of(&[b"\xEF\xBB\xBFdata: a\n\n"]), ["a"]);
         assert_eq!(datas_of(&[b"\xEF", b"\xBB", b"\xBFdata: a\n\n"]), ["a"]);
-        assert_eq!(datas_of(&[b"", b"\xEF\xBB", b"\xBF", b"data: a\n\n"]), ["a"]);
+        assert_eq!(
+            datas_of(&[b"", b"\xEF\xBB", b"\xBF", b"data: a\n\n"]),
+            ["a"]
+        );
     }
 
     #[test]
@@ -802,10 +820,7 @@ mod tests {
             ["a", "\u{FEFF}c"]
         );
         // Only one BOM is skipped.
-        assert_eq!(
-            events_of(&[b"\xEF\xBB\xBF\xEF\xBB\xBFdata: a\n\n"]),
-            vec![]
-        );
+        assert_eq!(events_of(&[b"\xEF\xBB\xBF\xEF\xBB\xBFdata: a\n\n"]), vec![]);
     }
 
     #[test]
@@ -813,14 +828,19 @@ mod tests {
         // The first line is `\xEF\xBBdata: a`, an unknown field.
         assert_eq!(datas_of(&[b"\xEF\xBB", b"data: a\n\ndata: b\n\n"]), ["b"]);
         let mut decoder = SseDecoder::new();
-        decoder.feed(b"\xEF", &mut Vec::new()).expect("within the cap");
+        decoder
+            .feed(b"\xEF", &mut Vec::new())
+            .expect("within the cap");
         assert_eq!(decoder.finish(), SseEnd::MidLine);
     }
 
     #[test]
     fn a_multi_byte_character_split_across_chunks_decodes_intact() {
         assert_eq!(datas_of(&[b"data: caf\xC3", b"\xA9\n\n"]), ["café"]);
-        assert_eq!(datas_of(&[b"data: \xF0\x9F", b"\x98", b"\x80!\n\n"]), ["😀!"]);
+        assert_eq!(
+            datas_of(&[b"data: \xF0\x9F", b"\x98", b"\x80!\n\n"]),
+            ["😀!"]
+        );
     }
 
     #[test]
@@ -877,7 +897,9 @@ mod tests {
     fn a_line_longer_than_the_cap_is_an_error_even_split_across_chunks() {
         let mut decoder = SseDecoder::with_max_event_size(8);
         let mut out = Vec::new();
-        decoder.feed(b"data: 12\n\n", &mut out).expect("eight bytes fit");
+        decoder
+            .feed(b"data: 12\n\n", &mut out)
+            .expect("eight bytes fit");
         assert_eq!(out.len(), 1);
         let mut decoder = SseDecoder::with_max_event_size(8);
         decoder.feed(b"data", &mut out).expect("within the cap");
@@ -921,11 +943,14 @@ mod tests {
         assert_eq!(decoder.feed(b"data: b\n\n", &mut out), Err(error));
         assert!(out.is_empty());
         decoder.finish();
-        decoder.feed(b"data: c\n\n", &mut out).expect("reset by finish");
+        decoder
+            .feed(b"data: c\n\n", &mut out)
+            .expect("reset by finish");
         assert_eq!(out, vec![SseItem::Event(event("message", "c"))]);
     }
 
-    const FIXED: &[u8] = b"\xEF\xBB\xBF: hi\r\nid: 1\r\nevent: build\r\ndata: caf\xC3\xA9\r\ndata:two\r\r\
+    const FIXED: &[u8] =
+        b"\xEF\xBB\xBF: hi\r\nid: 1\r\nevent: build\r\ndata: caf\xC3\xA9\r\ndata:two\r\r\
         retry: 300\ndata\n\n:\rid\rdata:  \xF0\x9F\x98\x80 \r\n\r\ndata: last\n";
 
     #[test]
@@ -938,7 +963,11 @@ mod tests {
         assert_eq!(events, 3, "{whole:?}");
         for at in 0..=FIXED.len() {
             let (a, b) = FIXED.split_at(at);
-            assert_eq!(outcome_of(DEFAULT_MAX_EVENT_SIZE, [a, b]), whole, "split at {at}");
+            assert_eq!(
+                outcome_of(DEFAULT_MAX_EVENT_SIZE, [a, b]),
+                whole,
+                "split at {at}"
+            );
         }
         let bytes = FIXED.chunks(1);
         assert_eq!(outcome_of(DEFAULT_MAX_EVENT_SIZE, bytes), whole);
@@ -951,9 +980,7 @@ mod tests {
     #[error("connection reset")]
     struct Reset;
 
-    fn body(
-        chunks: Vec<Result<&'static [u8], Reset>>,
-    ) -> impl Stream<Item = Result<Bytes, Reset>> {
+    fn body(chunks: Vec<Result<&'static [u8], Reset>>) -> impl Stream<Item = Result<Bytes, Reset>> {
         futures::stream::iter(chunks.into_iter().map(|c| c.map(Bytes::from_static)))
     }
 
@@ -985,7 +1012,10 @@ mod tests {
 
     #[test]
     fn the_stream_ends_with_unexpected_eof_in_the_middle_of_an_event() {
-        for (input, mid_line) in [(&b"data: a\n\ndata: b\n"[..], false), (b"data: a\n\ndata", true)] {
+        for (input, mid_line) in [
+            (&b"data: a\n\ndata: b\n"[..], false),
+            (b"data: a\n\ndata", true),
+        ] {
             let events = sse_stream(body(vec![Ok(input)]));
             let got: Vec<_> = futures::executor::block_on(events.collect());
             assert_eq!(got.len(), 2);
@@ -1020,7 +1050,10 @@ mod tests {
     fn a_decoder_limit_ends_the_stream_after_the_events_before_it() {
         let decoder = SseDecoder::with_max_event_size(8);
         let mut events = SseStream::new(
-            body(vec![Ok(b"data: a\n\ndata: b\n\ndata: 123456789\n\n"), Ok(b"data: c\n\n")]),
+            body(vec![
+                Ok(b"data: a\n\ndata: b\n\ndata: 123456789\n\n"),
+                Ok(b"data: c\n\n"),
+            ]),
             decoder,
         );
         let got: Vec<_> = futures::executor::block_on((&mut events).collect());

@@ -183,7 +183,10 @@ impl<'a> RevisionProgressRequest<'a> {
                 accept: Some(format.accept()),
                 ..CallContext::default()
             };
-            let call = client.stream_revision_progress().revision(revision.clone()).send();
+            let call = client
+                .stream_revision_progress()
+                .revision(revision.clone())
+                .send();
             let (response, _) = context.scope(call).await;
             let response = match response {
                 Ok(response) => response,
@@ -272,7 +275,8 @@ impl<'a> FollowLogs<'a> {
         );
         let mut query: Vec<(&str, String)> = vec![(
             "start",
-            self.start.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            self.start
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
         )];
         if let Some(id) = &self.revision_id {
             query.push(("revision_id", id.clone()));
@@ -325,7 +329,9 @@ pub(crate) fn media_type(headers: &HeaderMap) -> Option<Media> {
     let essence = value.split(';').next()?.trim().to_ascii_lowercase();
     match essence.as_str() {
         "text/event-stream" => Some(Media::Sse),
-        "application/x-ndjson" | "application/ndjson" | "application/jsonl"
+        "application/x-ndjson"
+        | "application/ndjson"
+        | "application/jsonl"
         | "application/x-jsonlines" => Some(Media::Ndjson),
         "application/json" => Some(Media::Json),
         _ => None,
@@ -420,7 +426,9 @@ impl Decoder {
                     ready.push_back(Err(Error::Stream(e.to_string())));
                 }
             }
-            Decoder::Ndjson(decoder) => decoder.feed(chunk, |line| ready.push_back(ndjson_frame(line))),
+            Decoder::Ndjson(decoder) => {
+                decoder.feed(chunk, |line| ready.push_back(ndjson_frame(line)))
+            }
             Decoder::Json(buffer) => buffer.extend_from_slice(chunk),
         }
     }
@@ -456,7 +464,9 @@ fn sse_frame(item: sse::SseItem) -> Option<Result<Frame, Error>> {
     }
 }
 
-fn ndjson_frame(line: Result<ndjson::NdjsonLine<'_>, ndjson::NdjsonDecodeError>) -> Result<Frame, Error> {
+fn ndjson_frame(
+    line: Result<ndjson::NdjsonLine<'_>, ndjson::NdjsonDecodeError>,
+) -> Result<Frame, Error> {
     match line {
         Ok(line) => Ok(Frame {
             event: "message".into(),

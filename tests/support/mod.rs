@@ -112,7 +112,9 @@ pub struct Server {
 impl Server {
     /// Starts a server that answers requests with `replies`, in order.
     pub async fn start(replies: impl IntoIterator<Item = Reply>) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
         let port = listener.local_addr().expect("local addr").port();
         let shared = Arc::new(Shared {
             replies: Mutex::default(),
@@ -124,7 +126,9 @@ impl Server {
         let for_task = shared.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((socket, _)) = listener.accept().await else { return };
+                let Ok((socket, _)) = listener.accept().await else {
+                    return;
+                };
                 let shared = for_task.clone();
                 tokio::spawn(async move { serve(socket, shared).await });
             }
@@ -170,11 +174,21 @@ impl Drop for Server {
 
 async fn serve(mut socket: TcpStream, shared: Arc<Shared>) {
     loop {
-        let Some(seen) = read_head(&mut socket).await else { return };
+        let Some(seen) = read_head(&mut socket).await else {
+            return;
+        };
         shared.seen.lock().unwrap().push(seen);
-        let reply = shared.replies.lock().unwrap().pop_front().unwrap_or_else(|| {
-            Reply::json(599, r#"{"error":"unexpected request","code":"unexpected_request"}"#)
-        });
+        let reply = shared
+            .replies
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or_else(|| {
+                Reply::json(
+                    599,
+                    r#"{"error":"unexpected request","code":"unexpected_request"}"#,
+                )
+            });
         if !write_reply(&mut socket, reply, &shared).await {
             return;
         }
@@ -216,7 +230,10 @@ async fn read_head(socket: &mut TcpStream) -> Option<Seen> {
 
 /// Writes the reply; false when the connection must close afterwards.
 async fn write_reply(socket: &mut TcpStream, reply: Reply, shared: &Shared) -> bool {
-    let mut head = format!("HTTP/1.1 {} X\r\ntransfer-encoding: chunked\r\n", reply.status);
+    let mut head = format!(
+        "HTTP/1.1 {} X\r\ntransfer-encoding: chunked\r\n",
+        reply.status
+    );
     for (name, value) in &reply.headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
