@@ -50,9 +50,7 @@ async fn connect() -> Result<(Client, Option<Emulator>), String> {
         println!("using the API at {}", client.state().base_url());
         return Ok((client, None));
     }
-    let emulator = Emulator::start()
-        .await
-        .map_err(|e| format!("cannot start the emulator: {e}"))?;
+    let emulator = Emulator::start().map_err(|e| format!("cannot start the emulator: {e}"))?;
     println!(
         "no {} set: using the embedded emulator at {}",
         deno_deploy::TOKEN_ENV,
@@ -72,7 +70,7 @@ async fn run(client: &Client, slug: &str) -> Result<(), Error> {
         .create_app()
         .body(
             types::CreateAppRequest::builder()
-                .slug(slug.to_owned())
+                .slug(slug.parse::<types::CreateAppRequestSlug>()?)
                 .labels([
                     ("team".to_owned(), "docs".to_owned()),
                     ("example".to_owned(), "quickstart".to_owned()),
@@ -166,7 +164,11 @@ fn draw_progress(event: &WaitEvent) {
     match event {
         WaitEvent::Stage { stage, status } => {
             let done = Stage::ALL.iter().position(|s| s == stage).unwrap_or(0);
-            let filled = if status == "succeeded" { done + 1 } else { done };
+            let filled = if status == "succeeded" {
+                done + 1
+            } else {
+                done
+            };
             let bar: String = (0..Stage::ALL.len())
                 .map(|i| if i < filled { '#' } else { '-' })
                 .collect();

@@ -230,9 +230,15 @@ impl From<progenitor_client::Error<types::Error>> for Error {
                 message: reason(response.status()),
                 request_id: request_id(response.headers()),
             }),
-            Raw::InvalidRequest(rule) => Error::InvalidInput {
-                field: field_of_conversion(&rule),
-                rule,
+            Raw::InvalidRequest(message) => match message.strip_suffix(" was not initialized") {
+                Some(field) => Error::InvalidInput {
+                    field: field.to_owned(),
+                    rule: "is required".into(),
+                },
+                None => Error::InvalidInput {
+                    field: field_of_conversion(&message),
+                    rule: message,
+                },
             },
             Raw::CommunicationError(e) | Raw::ResponseBodyError(e) => Error::Transport(e),
             Raw::InvalidUpgrade(e) => Error::Transport(e),
@@ -241,6 +247,16 @@ impl From<progenitor_client::Error<types::Error>> for Error {
                 message: e.to_string(),
             },
             Raw::Custom(message) => from_hook_message(message),
+        }
+    }
+}
+
+impl From<types::error::ConversionError> for Error {
+    /// A value refused by a generated type's own rules (a slug's pattern, a key's length).
+    fn from(error: types::error::ConversionError) -> Self {
+        Error::InvalidInput {
+            field: "value".into(),
+            rule: error.to_string(),
         }
     }
 }

@@ -48,30 +48,51 @@ fn the_only_parameter_the_generator_refuses_is_the_label_filter() {
         .map(|p| (p.operation_id, p.name, p.location, p.style, p.required))
         .collect();
     // A new entry here needs hand-written support, like `ListAppsByLabels` for this one.
-    assert_eq!(removed, [("listApps", "labels", "query", "deepObject", false)]);
+    assert_eq!(
+        removed,
+        [("listApps", "labels", "query", "deepObject", false)]
+    );
 }
 
 #[test]
 fn the_hand_written_update_body_has_every_field_of_the_schema() {
     let schema = schemars::schema_for!(AppUpdate);
-    let ours: BTreeSet<String> = schema.schema.object.unwrap().properties.into_keys().collect();
+    let ours: BTreeSet<String> = schema
+        .schema
+        .object
+        .unwrap()
+        .properties
+        .into_keys()
+        .collect();
     let spec: BTreeSet<String> = spec_value("/components/schemas/UpdateAppRequest/properties")
         .as_object()
         .unwrap()
         .keys()
         .cloned()
         .collect();
-    assert_eq!(ours, spec, "UpdateAppRequest changed in the spec: update src/ext/env.rs");
+    assert_eq!(
+        ours, spec,
+        "UpdateAppRequest changed in the spec: update src/ext/env.rs"
+    );
 
     let patch = schemars::schema_for!(deno_deploy::ext::EnvVarPatch);
-    let ours: BTreeSet<String> = patch.schema.object.unwrap().properties.into_keys().collect();
+    let ours: BTreeSet<String> = patch
+        .schema
+        .object
+        .unwrap()
+        .properties
+        .into_keys()
+        .collect();
     let spec: BTreeSet<String> = spec_value("/components/schemas/EnvVarUpdate/properties")
         .as_object()
         .unwrap()
         .keys()
         .cloned()
         .collect();
-    assert_eq!(ours, spec, "EnvVarUpdate changed in the spec: update src/ext/env.rs");
+    assert_eq!(
+        ours, spec,
+        "EnvVarUpdate changed in the spec: update src/ext/env.rs"
+    );
 }
 
 #[test]

@@ -4,7 +4,6 @@
 //! `serde_json`; [`ndjson_stream`] wraps a body stream. It does not check the content type and
 //! does not reconnect.
 
-use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -76,8 +75,10 @@ pub enum NdjsonError<E> {
 #[derive(Debug, Clone)]
 pub struct NdjsonDecoder {
     max_len: usize,
-    /// The start of a line not yet ended.
+    /// The start of a line not yet ended, or a line just handed out from it.
     carry: Vec<u8>,
+    /// `carry` holds a line already handed out: clear it before reading on.
+    carry_ended: bool,
     /// How many lines have ended.
     lines: u64,
     /// The line not yet ended is over the cap (already reported): skip it up to its end.
@@ -101,6 +102,7 @@ impl NdjsonDecoder {
         Self {
             max_len: limit,
             carry: Vec::new(),
+            carry_ended: false,
             lines: 0,
             skipping: false,
         }
@@ -124,44 +126,21 @@ impl NdjsonDecoder {
         chunk: &[u8],
         mut on_line: impl FnMut(Result<NdjsonLine<'_>, NdjsonDecodeError>),
     ) {
-        let mut rest = chunk;
-        if self.skipping || !self.carry.is_empty() {
-            let Some(end) = memchr::memchr(b'\n', rest) else {
-                self.carry_on(rest, &mut on_line);
-                return;
-            };
-            let (head, tail) = rest.split_at(end);
-            rest = tail.get(1..).unwrap_or_default();
-            self.lines += 1;
-            if self.skipping {
-                self.skipping = false;
-            } else if self.carry.len().saturating_add(head.len()) > self.max_len {
-                self.carry.clear();
-                on_line(Err(self.too_long(self.lines)));
-            } else {
-                self.carry.extend_from_slice(head);
-                emit(&self.carry, self.lines, &mut on_line);
-                self.carry.clear();
-            }
+        let mut at = 0;
+        while let Some(line) = self.next_line(chunk, &mut at) {
+            on_line(line);
         }
-        let mut start = 0;
-        for end in memchr::memchr_iter(b'\n', rest) {
-            self.lines += 1;
-            match rest.get(start..end) {
-                Some(line) if line.len() > self.max_len => on_line(Err(self.too_long(self.lines))),
-                Some(line) => emit(line, self.lines, &mut on_line),
-                None => {}
-            }
-            start = end + 1;
-        }
-        self.carry_on(rest.get(start..).unwrap_or_default(), &mut on_line);
     }
 
     /// Ends the body: hands out its last line if it had no line end, then resets the decoder
     /// for a new body, numbering lines from 1 again.
     pub fn finish(&mut self, mut on_line: impl FnMut(Result<NdjsonLine<'_>, NdjsonDecodeError>)) {
-        if !self.skipping && !self.carry.is_empty() {
-            emit(&self.carry, self.lines + 1, &mut on_line);
+        self.release_carry();
+        if !self.skipping && !is_blank(&self.carry) {
+            on_line(Ok(NdjsonLine {
+                number: self.lines + 1,
+                bytes: strip_cr(&self.carry),
+            }));
         }
         self.carry.clear();
         self.lines = 0;
@@ -218,12 +197,11 @@ pub struct NdjsonStream<T, S> {
     /// `None` once the body has ended or failed, which drops it.
     body: Option<Pin<Box<S>>>,
     decoder: NdjsonDecoder,
-    ready: VecDeque<Result<T, NdjsonDecodeError>>,
+    /// The chunk being read, and how far: each poll decodes one line of it.
+    chunk: Option<Bytes>,
+    at: usize,
     _values: PhantomData<fn() -> T>,
 }
-
-// Values are only moved in and out of the queue, never pinned, and the body is boxed.
-impl<T, S> Unpin for NdjsonStream<T, S> {}
 
 impl<T, S> NdjsonStream<T, S> {
     /// Decodes `body` with `decoder`, such as one with another line cap.
@@ -231,7 +209,8 @@ impl<T, S> NdjsonStream<T, S> {
         Self {
             body: Some(Box::pin(body)),
             decoder,
-            ready: VecDeque::new(),
+            chunk: None,
+            at: 0,
             _values: PhantomData,
         }
     }
@@ -247,22 +226,34 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
-            if let Some(value) = this.ready.pop_front() {
-                return Poll::Ready(Some(value.map_err(NdjsonError::Line)));
+            if let Some(chunk) = &this.chunk {
+                match this.decoder.next_line(chunk, &mut this.at) {
+                    Some(line) => {
+                        let value = line.and_then(decode_line).map_err(NdjsonError::Line);
+                        return Poll::Ready(Some(value));
+                    }
+                    None => this.chunk = None,
+                }
             }
             let Some(body) = this.body.as_mut() else {
                 return Poll::Ready(None);
             };
             match body.as_mut().poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Ok(chunk))) => this.decoder.feed_values(&chunk, &mut this.ready),
+                Poll::Ready(Some(Ok(chunk))) => {
+                    this.chunk = Some(chunk);
+                    this.at = 0;
+                }
                 Poll::Ready(Some(Err(error))) => {
                     this.body = None;
                     return Poll::Ready(Some(Err(NdjsonError::Body(error))));
                 }
                 Poll::Ready(None) => {
                     this.body = None;
-                    this.decoder.finish_values(&mut this.ready);
+                    let mut last = None;
+                    this.decoder
+                        .finish(|line| last = Some(line.and_then(decode_line)));
+                    return Poll::Ready(last.map(|value| value.map_err(NdjsonError::Line)));
                 }
             }
         }
@@ -275,26 +266,86 @@ where
     S: Stream<Item = Result<Bytes, E>>,
 {
     fn is_terminated(&self) -> bool {
-        self.body.is_none() && self.ready.is_empty()
+        self.body.is_none() && self.chunk.is_none()
     }
 }
 
 impl NdjsonDecoder {
+    /// Reads `chunk` from `*at` up to the next line to hand out, or an error, advancing `*at`
+    /// past what it read. `None` once the rest of the chunk ends no line.
+    fn next_line<'a>(
+        &'a mut self,
+        chunk: &'a [u8],
+        at: &mut usize,
+    ) -> Option<Result<NdjsonLine<'a>, NdjsonDecodeError>> {
+        self.release_carry();
+        let mut rest = chunk.get(*at..)?;
+        if self.skipping || !self.carry.is_empty() {
+            let Some(end) = memchr::memchr(b'\n', rest) else {
+                *at = chunk.len();
+                return self.carry_on(rest).err().map(Err);
+            };
+            let (head, tail) = rest.split_at(end);
+            *at += end + 1;
+            rest = tail.get(1..).unwrap_or_default();
+            self.lines += 1;
+            if self.skipping {
+                self.skipping = false;
+            } else if self.carry.len().saturating_add(head.len()) > self.max_len {
+                self.carry.clear();
+                return Some(Err(self.too_long(self.lines)));
+            } else {
+                self.carry.extend_from_slice(head);
+                if is_blank(&self.carry) {
+                    self.carry.clear();
+                } else {
+                    self.carry_ended = true;
+                    return Some(Ok(NdjsonLine {
+                        number: self.lines,
+                        bytes: strip_cr(&self.carry),
+                    }));
+                }
+            }
+        }
+        while let Some(end) = memchr::memchr(b'\n', rest) {
+            let (line, tail) = rest.split_at(end);
+            *at += end + 1;
+            rest = tail.get(1..).unwrap_or_default();
+            self.lines += 1;
+            if line.len() > self.max_len {
+                return Some(Err(self.too_long(self.lines)));
+            }
+            if !is_blank(line) {
+                return Some(Ok(NdjsonLine {
+                    number: self.lines,
+                    bytes: strip_cr(line),
+                }));
+            }
+        }
+        *at = chunk.len();
+        self.carry_on(rest).err().map(Err)
+    }
+
     /// Keeps the end of a chunk that ends no line, unless that passes the cap.
-    fn carry_on(
-        &mut self,
-        tail: &[u8],
-        on_line: &mut impl FnMut(Result<NdjsonLine<'_>, NdjsonDecodeError>),
-    ) {
+    fn carry_on(&mut self, tail: &[u8]) -> Result<(), NdjsonDecodeError> {
         if self.skipping || tail.is_empty() {
-            return;
+            return Ok(());
         }
         if self.carry.len().saturating_add(tail.len()) > self.max_len {
             self.carry.clear();
             self.skipping = true;
-            on_line(Err(self.too_long(self.lines + 1)));
+            Err(self.too_long(self.lines + 1))
         } else {
             self.carry.extend_from_slice(tail);
+            Ok(())
+        }
+    }
+
+    /// Forgets a line handed out from `carry`.
+    fn release_carry(&mut self) {
+        if self.carry_ended {
+            self.carry.clear();
+            self.carry_ended = false;
         }
     }
 
@@ -306,17 +357,14 @@ impl NdjsonDecoder {
     }
 }
 
-/// Hands out one ended line, without its `\r`, unless it is blank.
-fn emit(
-    line: &[u8],
-    number: u64,
-    on_line: &mut impl FnMut(Result<NdjsonLine<'_>, NdjsonDecodeError>),
-) {
-    let bytes = line.strip_suffix(b"\r").unwrap_or(line);
-    if bytes.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
-        return;
-    }
-    on_line(Ok(NdjsonLine { number, bytes }));
+/// Whether a line holds nothing but JSON whitespace (a `\r` included).
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r'))
+}
+
+/// A line without the `\r` of a `\r\n` line end.
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 #[cfg(test)]

@@ -485,16 +485,13 @@ impl SseDecoder {
                 self.data.push_str(&value);
                 self.data.push('\n');
             }
-            b"id" => {
-                if !value.contains(&0) {
-                    self.last_event_id = String::from_utf8_lossy(value).into_owned();
-                }
+            // An id containing NUL is ignored.
+            b"id" if !value.contains(&0) => {
+                self.last_event_id = String::from_utf8_lossy(value).into_owned();
             }
-            b"retry" => {
-                let digits = !value.is_empty() && value.iter().all(u8::is_ascii_digit);
-                // All digits, so it is ASCII; a value past u64 is ignored.
-                let ms = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
-                if let (true, Some(ms)) = (digits, ms) {
+            b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
+                // All ASCII digits; a value past `u64` is ignored.
+                if let Some(ms) = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok()) {
                     self.retry = Some(ms);
                     self.event_retry = Some(ms);
                 }
