@@ -90,18 +90,23 @@ async fn run(client: &Client, slug: &str) -> Result<(), Error> {
         .send()
         .await?
         .into_inner();
-    println!("created app {} ({})", *app.slug, app.id);
+    println!("created app {} ({})", app.slug.as_str(), app.id);
 
     // 2. Deploy the directory: main.ts travels as utf-8, logo.png as base64.
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello");
-    let config = types::Config::builder().runtime(
-        types::Runtime::builder()
-            .type_(types::RuntimeType::Dynamic)
-            .entrypoint("main.ts".to_owned()),
-    );
+    let config = types::Config {
+        runtime: Some(types::Runtime {
+            type_: types::RuntimeType::Dynamic,
+            entrypoint: Some("main.ts".into()),
+            args: vec![],
+            cwd: None,
+            spa: None,
+        }),
+        ..Default::default()
+    };
     let deployed = client
         .deploy_directory(slug, &dir)
-        .config(config.try_into()?)
+        .config(config)
         .label("source", "quickstart")
         .send()
         .await?;
@@ -115,7 +120,7 @@ async fn run(client: &Client, slug: &str) -> Result<(), Error> {
     let revision = client
         .wait_for_revision(&deployed.revision.id)
         .timeout(Duration::from_secs(120))
-        .on_event(draw_progress)
+        .on_event(progress_printer())
         .send()
         .await?;
     println!(
@@ -155,22 +160,29 @@ async fn run(client: &Client, slug: &str) -> Result<(), Error> {
     for app in &apps {
         let mut labels: Vec<String> = app.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         labels.sort();
-        println!("  {:<24} {}  {}", *app.slug, app.id, labels.join(","));
+        println!("  {:<24} {}  {}", app.slug.as_str(), app.id, labels.join(","));
     }
     Ok(())
 }
 
-fn draw_progress(event: &WaitEvent) {
-    match event {
+/// Prints one progress bar line per stage change: `#` done, `>` running, `!` failed.
+fn progress_printer() -> impl FnMut(&WaitEvent) + Send {
+    let mut statuses = [""; 5].map(String::from);
+    move |event| match event {
         WaitEvent::Stage { stage, status } => {
-            let done = Stage::ALL.iter().position(|s| s == stage).unwrap_or(0);
-            let filled = if status == "succeeded" {
-                done + 1
-            } else {
-                done
-            };
-            let bar: String = (0..Stage::ALL.len())
-                .map(|i| if i < filled { '#' } else { '-' })
+            if status == "pending" {
+                return;
+            }
+            let index = Stage::ALL.iter().position(|s| s == stage).unwrap_or(0);
+            statuses[index] = status.clone();
+            let bar: String = statuses
+                .iter()
+                .map(|s| match s.as_str() {
+                    "succeeded" | "skipped" => '#',
+                    "running" => '>',
+                    "failed" => '!',
+                    _ => '-',
+                })
                 .collect();
             println!("  [{bar}] {stage:<10} {status}");
         }
