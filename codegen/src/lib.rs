@@ -94,7 +94,10 @@ fn from_value_with_path(doc: serde_json::Value) -> Result<openapiv3::OpenAPI, Ge
                 }
             }
         }
-        if let Some(schemas) = doc.pointer("/components/schemas").and_then(|s| s.as_object()) {
+        if let Some(schemas) = doc
+            .pointer("/components/schemas")
+            .and_then(|s| s.as_object())
+        {
             for (name, schema) in schemas {
                 if serde_json::from_value::<openapiv3::Schema>(schema.clone()).is_err() {
                     place = format!("components.schemas.{name}");
@@ -102,7 +105,10 @@ fn from_value_with_path(doc: serde_json::Value) -> Result<openapiv3::OpenAPI, Ge
                 }
             }
         }
-        fail("model", format!("{place} does not fit OpenAPI 3.0: {whole}"))
+        fail(
+            "model",
+            format!("{place} does not fit OpenAPI 3.0: {whole}"),
+        )
     })
 }
 
@@ -163,8 +169,10 @@ fn explain_refusal(
         let Some(item) = item.as_item() else { continue };
         for (method, op) in item.iter() {
             let mut single = spec.clone();
-            let mut only = openapiv3::PathItem::default();
-            only.parameters = item.parameters.clone();
+            let mut only = openapiv3::PathItem {
+                parameters: item.parameters.clone(),
+                ..Default::default()
+            };
             match method {
                 "get" => only.get = Some(op.clone()),
                 "put" => only.put = Some(op.clone()),
@@ -180,7 +188,9 @@ fn explain_refusal(
                 .paths
                 .paths
                 .insert(path.clone(), openapiv3::ReferenceOr::Item(only));
-            let Ok(mut gen) = generator(settings) else { continue };
+            let Ok(mut gen) = generator(settings) else {
+                continue;
+            };
             if let Err(e) = gen.generate_tokens(&single) {
                 let id = op.operation_id.as_deref().unwrap_or("(no operationId)");
                 culprits.push(format!("{} {path} ({id}): {e}", method.to_uppercase()));
@@ -204,8 +214,16 @@ mod tests {
     fn the_vendored_spec_generates_every_operation() {
         let generated = generate(SPEC, &Settings::default()).unwrap();
         assert_eq!(generated.operations, 12);
-        for op in ["list_apps", "deploy_app", "stream_revision_progress", "get_app_logs"] {
-            assert!(generated.code.contains(&format!("pub fn {op}(")), "{op} missing");
+        for op in [
+            "list_apps",
+            "deploy_app",
+            "stream_revision_progress",
+            "get_app_logs",
+        ] {
+            assert!(
+                generated.code.contains(&format!("pub fn {op}(")),
+                "{op} missing"
+            );
         }
         assert_eq!(generated.removed.len(), 1);
         assert_eq!(generated.removed[0].name, "labels");
@@ -249,7 +267,11 @@ components:
 "#;
         let err = generate(spec, &Settings::default()).unwrap_err();
         assert_eq!(err.stage, "model");
-        assert!(err.message.contains("components.schemas.Bad"), "{}", err.message);
+        assert!(
+            err.message.contains("components.schemas.Bad"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

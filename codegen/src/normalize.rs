@@ -120,7 +120,13 @@ pub fn walk_schema(schema: &mut Value) {
     };
 
     // Nested schemas first, so each level is rewritten exactly once.
-    for key in ["properties", "patternProperties", "$defs", "definitions", "dependentSchemas"] {
+    for key in [
+        "properties",
+        "patternProperties",
+        "$defs",
+        "definitions",
+        "dependentSchemas",
+    ] {
         for_each_value(obj.get_mut(key), walk_schema);
     }
     for key in ["allOf", "anyOf", "oneOf", "prefixItems"] {
@@ -148,7 +154,10 @@ pub fn walk_schema(schema: &mut Value) {
     if let Some(value) = obj.remove("const") {
         obj.insert("enum".into(), Value::Array(vec![value]));
     }
-    for (exclusive, bound) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")] {
+    for (exclusive, bound) in [
+        ("exclusiveMinimum", "minimum"),
+        ("exclusiveMaximum", "maximum"),
+    ] {
         if obj.get(exclusive).is_some_and(Value::is_number) {
             let limit = obj.remove(exclusive).expect("checked above");
             obj.insert(bound.into(), limit);
@@ -163,7 +172,14 @@ pub fn walk_schema(schema: &mut Value) {
         }
     }
     // Keywords 3.0 schemas do not know; dropping them loses no shape progenitor can express.
-    for key in ["$schema", "$id", "$anchor", "$comment", "$dynamicAnchor", "contentMediaType"] {
+    for key in [
+        "$schema",
+        "$id",
+        "$anchor",
+        "$comment",
+        "$dynamicAnchor",
+        "contentMediaType",
+    ] {
         obj.remove(key);
     }
     // In 3.1 `$ref` may have siblings; in 3.0 it may not. Keep the reference, wrap the rest.
@@ -399,9 +415,12 @@ components:
         let doc = normalized();
         let prop = thing_property(&doc, "type");
         assert_eq!(prop["default"], json!(["x", "null"]));
-        assert_eq!(thing_property(&doc, "kind")["enum"], json!(["string", "null"]));
-        let media = &doc["paths"]["/things"]["get"]["responses"]["200"]["content"]
-            ["application/json"];
+        assert_eq!(
+            thing_property(&doc, "kind")["enum"],
+            json!(["string", "null"])
+        );
+        let media =
+            &doc["paths"]["/things"]["get"]["responses"]["200"]["content"]["application/json"];
         assert_eq!(
             media["examples"]["one"]["value"],
             json!({"type": ["string", "null"], "const": 1})

@@ -220,6 +220,9 @@ mod tests {
             {"name": "id", "in": "path", "style": "matrix", "required": true}
         ]}}}});
         let err = remove_unsupported_parameters(&mut doc).unwrap_err();
-        assert!(err.contains("getA") && err.contains("\"id\"") && err.contains("matrix"), "{err}");
+        assert!(
+            err.contains("getA") && err.contains("\"id\"") && err.contains("matrix"),
+            "{err}"
+        );
     }
 }

@@ -36,6 +36,9 @@ pub enum WaitEvent {
     },
 }
 
+/// The caller's progress callback.
+type EventCallback<'a> = Box<dyn FnMut(&WaitEvent) + Send + 'a>;
+
 /// A wait for a revision; see [`Client::wait_for_revision`].
 #[must_use = "call .send() to wait"]
 pub struct WaitForRevision<'a> {
@@ -45,7 +48,7 @@ pub struct WaitForRevision<'a> {
     poll_interval: Duration,
     silence_timeout: Duration,
     format: StreamFormat,
-    on_event: Option<Box<dyn FnMut(&WaitEvent) + Send + 'a>>,
+    on_event: Option<EventCallback<'a>>,
 }
 
 impl Client {
