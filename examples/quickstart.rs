@@ -160,7 +160,12 @@ async fn run(client: &Client, slug: &str) -> Result<(), Error> {
     for app in &apps {
         let mut labels: Vec<String> = app.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         labels.sort();
-        println!("  {:<24} {}  {}", app.slug.as_str(), app.id, labels.join(","));
+        println!(
+            "  {:<24} {}  {}",
+            app.slug.as_str(),
+            app.id,
+            labels.join(",")
+        );
     }
     Ok(())
 }

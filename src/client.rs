@@ -10,7 +10,7 @@ use progenitor_client::{ClientHooks, OperationInfo};
 use reqwest::header::{HeaderValue, AUTHORIZATION, USER_AGENT};
 use url::Url;
 
-use crate::{Client, Error};
+use crate::{retry::RetryPolicy, Client, Error};
 
 /// The API's production base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.deno.com/v2";
@@ -67,6 +67,7 @@ pub struct ClientState {
     base_url: Url,
     request_timeout: Duration,
     stream_idle_timeout: Duration,
+    retry: RetryPolicy,
 }
 
 impl ClientState {
@@ -78,6 +79,11 @@ impl ClientState {
     /// How long a stream may stay silent before it ends with an error.
     pub fn stream_idle_timeout(&self) -> Duration {
         self.stream_idle_timeout
+    }
+
+    /// How transient failures are retried.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
     }
 
     /// Adds the headers and timeout this client promises to a request it is about to send.
@@ -132,6 +138,14 @@ impl ClientHooks<ClientState> for Client {
         Ok(())
     }
 
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        crate::retry::execute(&self.client, request, &self.inner.retry, info.operation_id).await
+    }
+
     async fn post<E>(
         &self,
         result: &reqwest::Result<reqwest::Response>,
@@ -184,6 +198,7 @@ pub struct ClientBuilder {
     stream_idle_timeout: Duration,
     allow_insecure_http: bool,
     http_client: Option<reqwest::Client>,
+    retry: RetryPolicy,
 }
 
 impl Default for ClientBuilder {
@@ -197,6 +212,7 @@ impl Default for ClientBuilder {
             stream_idle_timeout: DEFAULT_STREAM_IDLE_TIMEOUT,
             allow_insecure_http: false,
             http_client: None,
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -265,6 +281,18 @@ impl ClientBuilder {
         self
     }
 
+    /// Retries after the first attempt for transient failures (default 2; 0 switches them off).
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.retry.max_retries = retries;
+        self
+    }
+
+    /// The whole retry policy: count, first backoff step and longest wait.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
     /// Uses the caller's own `reqwest::Client` (its own pool, proxy and TLS settings).
     ///
     /// The token, user agent and per-request timeout still apply; a whole-request timeout set
@@ -301,6 +329,7 @@ impl ClientBuilder {
             base_url: base_url.clone(),
             request_timeout: self.request_timeout,
             stream_idle_timeout: self.stream_idle_timeout,
+            retry: self.retry,
         };
         let base = base_url.as_str().trim_end_matches('/');
         Ok(Client::new_with_client(base, http, state))

@@ -91,6 +91,8 @@ pub struct ApiError {
     pub message: String,
     /// The request or trace id the server sent, for support requests.
     pub request_id: Option<String>,
+    /// How long the server asked to wait before trying again (`Retry-After`).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
@@ -122,6 +124,9 @@ impl fmt::Display for ApiError {
             write!(f, " ({code})")?;
         }
         write!(f, ": {} ({})", self.message, self.hint())?;
+        if let Some(wait) = self.retry_after {
+            write!(f, "; the server asks to wait {} s", wait.as_secs())?;
+        }
         if let Some(id) = &self.request_id {
             write!(f, " [request id {id}]")?;
         }
@@ -166,8 +171,11 @@ impl Error {
     pub(crate) async fn from_response(response: reqwest::Response) -> Self {
         let status = response.status();
         let request_id = request_id(response.headers());
+        let retry_after = crate::retry::retry_after(response.headers());
         let body = response.bytes().await.unwrap_or_default();
-        api_error_from_body(status, request_id, &body).into()
+        let mut error = api_error_from_body(status, request_id, &body);
+        error.retry_after = retry_after;
+        error.into()
     }
 }
 
@@ -191,6 +199,7 @@ pub(crate) fn api_error_from_body(
         code,
         message,
         request_id,
+        retry_after: None,
     }
 }
 
@@ -216,12 +225,14 @@ impl From<progenitor_client::Error<types::Error>> for Error {
             Raw::ErrorResponse(response) => {
                 let status = response.status();
                 let request_id = request_id(response.headers());
+                let retry_after = crate::retry::retry_after(response.headers());
                 let body = response.into_inner();
                 Error::Api(ApiError {
                     status,
                     code: body.code,
                     message: body.error,
                     request_id,
+                    retry_after,
                 })
             }
             Raw::UnexpectedResponse(response) => Error::Api(ApiError {
@@ -229,6 +240,7 @@ impl From<progenitor_client::Error<types::Error>> for Error {
                 code: None,
                 message: reason(response.status()),
                 request_id: request_id(response.headers()),
+                retry_after: crate::retry::retry_after(response.headers()),
             }),
             Raw::InvalidRequest(message) => match message.strip_suffix(" was not initialized") {
                 Some(field) => Error::InvalidInput {

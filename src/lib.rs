@@ -9,6 +9,7 @@ mod generated {
 mod client;
 mod error;
 pub mod ext;
+mod retry;
 mod validate;
 
 pub use client::{
@@ -17,6 +18,10 @@ pub use client::{
 };
 pub use error::{ApiError, Error};
 pub use generated::{builder, types, ByteStream, Client, ClientInfo, ResponseValue};
+pub use retry::{
+    retry_non_idempotent, RetryPolicy, DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_DELAY,
+    DEFAULT_RETRY_BASE_DELAY,
+};
 
 /// The error type of the generated `send()` calls; converts into [`Error`] with `?`.
 pub type RawError = progenitor_client::Error<types::Error>;

@@ -285,6 +285,7 @@ async fn live_logs_over_ndjson_split_inside_a_utf8_sequence() {
         client
             .follow_logs("app", start())
             .format(StreamFormat::Ndjson)
+            .max_reconnects(0)
             .stream()
             .collect(),
     )
@@ -325,7 +326,8 @@ async fn live_logs_over_sse_and_a_malformed_line_names_its_number() {
         .chunk(": keepalive\n\nid: 1\ndata: {\"message\":\"x\",\"level\":\"error\"}\n\n")])
     .await;
     let client = sse.client();
-    let items: Vec<_> = within(10, client.follow_logs("app", start()).stream().collect()).await;
+    let follow = client.follow_logs("app", start()).max_reconnects(0);
+    let items: Vec<_> = within(10, follow.stream().collect()).await;
     let entry = items[0].as_ref().unwrap();
     assert_eq!(entry.level, Some(types::RuntimeLogEntryLevel::Error));
     assert_eq!(sse.seen()[0].header("accept"), Some(SSE));

@@ -4,7 +4,11 @@
 //! with `None` only after its terminal event (SSE `done`, a finished build); a connection that
 //! closes or stays silent past the idle timeout before that ends it with an error.
 
-use std::{collections::VecDeque, time::Duration};
+use std::{
+    collections::{HashMap, VecDeque},
+    hash::{Hash, Hasher},
+    time::Duration,
+};
 
 use bytes::Bytes;
 use futures::{stream::BoxStream, Stream, StreamExt};
@@ -151,6 +155,7 @@ impl Client {
             level: None,
             query: None,
             format: StreamFormat::Sse,
+            max_reconnects: DEFAULT_MAX_RECONNECTS,
         }
     }
 }
@@ -215,6 +220,158 @@ pub struct FollowLogs<'a> {
     level: Option<types::GetAppLogsLevel>,
     query: Option<String>,
     format: StreamFormat,
+    max_reconnects: u32,
+}
+
+/// Reconnections in a row that may fail before a log stream gives up.
+pub const DEFAULT_MAX_RECONNECTS: u32 = 10;
+
+type LogConnection<'a> = BoxStream<'a, Result<(types::RuntimeLogEntry, Option<String>), Error>>;
+
+/// Where a followed log stream stands: what it has delivered, so a reconnection can skip it.
+#[derive(Debug, Default)]
+struct Resume {
+    /// The timestamp of the newest entry delivered.
+    last_timestamp: Option<chrono::DateTime<chrono::Utc>>,
+    /// The SSE id of the newest entry delivered.
+    last_event_id: Option<String>,
+    /// How many entries of each kind were delivered at `last_timestamp`. Only entries of that
+    /// one instant are kept, which bounds the memory.
+    delivered_at_last: HashMap<u64, u32>,
+    /// How many of those this connection has replayed (and so skipped) so far.
+    replayed_at_last: HashMap<u64, u32>,
+}
+
+impl Resume {
+    /// Whether `entry` is new; records it when it is.
+    fn admit(&mut self, entry: &types::RuntimeLogEntry, id: Option<&str>) -> bool {
+        let Some(timestamp) = entry.timestamp else {
+            // Without a timestamp there is no position to compare: deliver it.
+            return true;
+        };
+        let print = fingerprint(entry);
+        match self.last_timestamp {
+            Some(last) if timestamp < last => return false,
+            Some(last) if timestamp == last => {
+                let delivered = self.delivered_at_last.get(&print).copied().unwrap_or(0);
+                let replayed = self.replayed_at_last.entry(print).or_insert(0);
+                if *replayed < delivered {
+                    *replayed += 1;
+                    return false;
+                }
+                *replayed += 1;
+            }
+            _ => {
+                self.last_timestamp = Some(timestamp);
+                self.delivered_at_last.clear();
+                self.replayed_at_last.clear();
+                self.replayed_at_last.insert(print, 1);
+            }
+        }
+        *self.delivered_at_last.entry(print).or_insert(0) += 1;
+        if let Some(id) = id {
+            self.last_event_id = Some(id.to_owned());
+        }
+        true
+    }
+
+    /// A new connection replays from `last_timestamp`: nothing of it is skipped yet.
+    fn reconnected(&mut self) {
+        self.replayed_at_last.clear();
+    }
+}
+
+fn fingerprint(entry: &types::RuntimeLogEntry) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_vec(entry)
+        .unwrap_or_default()
+        .hash(&mut hasher);
+    hasher.finish()
+}
+
+struct Follow<'a> {
+    request: FollowLogs<'a>,
+    policy: crate::RetryPolicy,
+    connection: Option<LogConnection<'a>>,
+    resume: Resume,
+    failures: u32,
+    finished: bool,
+}
+
+impl<'a> Follow<'a> {
+    async fn next_entry(&mut self) -> Option<Result<types::RuntimeLogEntry, Error>> {
+        if self.finished {
+            return None;
+        }
+        loop {
+            if self.connection.is_none() {
+                if self.failures > 0 {
+                    tokio::time::sleep(self.policy_backoff()).await;
+                }
+                let start = self.resume.last_timestamp.unwrap_or(self.request.start);
+                let id = self.resume.last_event_id.clone();
+                match self.request.connect(start, id.as_deref()).await {
+                    Ok(connection) => {
+                        self.resume.reconnected();
+                        self.connection = Some(connection);
+                    }
+                    Err(error) => match self.give_up(error) {
+                        Some(error) => return Some(Err(error)),
+                        None => continue,
+                    },
+                }
+            }
+            let connection = self.connection.as_mut()?;
+            match connection.next().await {
+                Some(Ok((entry, id))) => {
+                    if self.resume.admit(&entry, id.as_deref()) {
+                        self.failures = 0;
+                        return Some(Ok(entry));
+                    }
+                }
+                // Only a JSON page ends by itself: it is the whole answer.
+                None => {
+                    self.finished = true;
+                    return None;
+                }
+                Some(Err(error)) => {
+                    self.connection = None;
+                    if let Some(error) = self.give_up(error) {
+                        return Some(Err(error));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Counts a failure; the error to end with, or `None` to reconnect.
+    fn give_up(&mut self, error: Error) -> Option<Error> {
+        let terminal = matches!(&error, Error::Api(api) if !api.is_retryable())
+            // A malformed entry would come back on every replay: reconnecting cannot help.
+            || matches!(
+                error,
+                Error::InvalidInput { .. }
+                    | Error::Config(_)
+                    | Error::ForeignOrigin { .. }
+                    | Error::Decode { .. }
+            );
+        self.failures += 1;
+        if terminal || self.failures > self.request.max_reconnects {
+            self.finished = true;
+            return Some(error);
+        }
+        tracing::warn!(
+            operation = "get_app_logs",
+            attempt = self.failures,
+            cause = %error,
+            "log stream lost; reconnecting"
+        );
+        None
+    }
+
+    fn policy_backoff(&self) -> Duration {
+        self.policy.backoff(self.failures.saturating_sub(1))
+    }
 }
 
 impl<'a> FollowLogs<'a> {
@@ -242,31 +399,61 @@ impl<'a> FollowLogs<'a> {
         self
     }
 
-    /// Connects and yields each entry as it arrives: first those since `start`, then live ones.
+    /// How many reconnections in a row may fail (no entry received) before the stream gives
+    /// up with the last error; the default is [`DEFAULT_MAX_RECONNECTS`]. 0 never reconnects.
+    pub fn max_reconnects(mut self, reconnects: u32) -> Self {
+        self.max_reconnects = reconnects;
+        self
+    }
+
+    /// Yields each entry as it arrives: first those since `start`, then live ones, for as long
+    /// as the stream is polled.
     ///
-    /// A JSON answer (a server that does not stream) yields its entries and ends. Otherwise
-    /// the stream has no natural end: it ends with [`Error::Stream`] when the connection closes
-    /// or is silent (keep-alives count) for longer than the client's stream idle timeout.
-    /// Dropping the stream closes the connection.
+    /// When the connection closes, breaks, answers 5xx or stays silent (keep-alives count) past
+    /// the client's stream idle timeout, it reconnects with backoff and resumes from the last
+    /// entry received (its timestamp, and its SSE id as `Last-Event-ID`), skipping the entries
+    /// already delivered, so each entry arrives exactly once and in order. It ends with an error
+    /// on a 4xx answer, or when [`Self::max_reconnects`] reconnections in a row fail. A JSON
+    /// answer (a server that does not stream) yields its entries and ends. Dropping the stream
+    /// closes the connection.
     pub fn stream(self) -> LogStream<'a> {
-        let connect = async move {
-            let client = self.client;
-            let idle = client.state().stream_idle_timeout();
-            let response = match self.send().await {
-                Ok(response) => response,
-                Err(error) => return error_stream(error),
-            };
-            let media = media_type(response.headers()).unwrap_or(match self.format {
-                StreamFormat::Sse => Media::Sse,
-                StreamFormat::Ndjson => Media::Ndjson,
-            });
-            log_items(frames(response.bytes_stream(), media, idle), media).boxed()
+        let follow = Follow {
+            policy: *self.client.state().retry_policy(),
+            request: self,
+            connection: None,
+            resume: Resume::default(),
+            failures: 0,
+            finished: false,
         };
-        futures::stream::once(connect).flatten().boxed()
+        futures::stream::unfold(follow, |mut follow| async move {
+            let item = follow.next_entry().await?;
+            Some((item, follow))
+        })
+        .boxed()
+    }
+
+    /// One connection: the entries since `start`, with their SSE ids.
+    async fn connect(
+        &self,
+        start: chrono::DateTime<chrono::Utc>,
+        last_event_id: Option<&str>,
+    ) -> Result<LogConnection<'a>, Error> {
+        let client = self.client;
+        let idle = client.state().stream_idle_timeout();
+        let response = self.send(start, last_event_id).await?;
+        let media = media_type(response.headers()).unwrap_or(match self.format {
+            StreamFormat::Sse => Media::Sse,
+            StreamFormat::Ndjson => Media::Ndjson,
+        });
+        Ok(log_items(frames(response.bytes_stream(), media, idle), media).boxed())
     }
 
     /// Sends the request through the client's hooks (auth, validation) and checks the status.
-    async fn send(&self) -> Result<reqwest::Response, Error> {
+    async fn send(
+        &self,
+        start: chrono::DateTime<chrono::Utc>,
+        last_event_id: Option<&str>,
+    ) -> Result<reqwest::Response, Error> {
         let client = self.client;
         let url = format!(
             "{}/apps/{}/logs",
@@ -275,8 +462,7 @@ impl<'a> FollowLogs<'a> {
         );
         let mut query: Vec<(&str, String)> = vec![(
             "start",
-            self.start
-                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            start.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
         )];
         if let Some(id) = &self.revision_id {
             query.push(("revision_id", id.clone()));
@@ -292,9 +478,11 @@ impl<'a> FollowLogs<'a> {
             .get(url)
             .query(&query)
             .header(ACCEPT, self.format.accept())
-            .header("api-version", Client::api_version())
-            .build()
-            .map_err(Error::Transport)?;
+            .header("api-version", Client::api_version());
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let mut request = request.build().map_err(Error::Transport)?;
         let info = OperationInfo {
             operation_id: "get_app_logs",
         };
@@ -587,7 +775,7 @@ pub(crate) fn progress_items<'a>(
 fn log_items<'a>(
     frames: impl Stream<Item = Result<Frame, Error>> + Send + 'a,
     media: Media,
-) -> impl Stream<Item = Result<types::RuntimeLogEntry, Error>> + Send + 'a {
+) -> impl Stream<Item = Result<(types::RuntimeLogEntry, Option<String>), Error>> + Send + 'a {
     let state = (Box::pin(frames), VecDeque::new(), false);
     futures::stream::unfold(state, move |(mut frames, mut ready, mut done)| async move {
         loop {
@@ -604,7 +792,7 @@ fn log_items<'a>(
                 Some(Ok(frame)) if media == Media::Json => {
                     match decode::<types::RuntimeLogsResponse>(&frame, "logs response") {
                         Ok(body) => {
-                            ready.extend(body.logs);
+                            ready.extend(body.logs.into_iter().map(|entry| (entry, None)));
                             continue;
                         }
                         Err(error) => error,
@@ -612,7 +800,7 @@ fn log_items<'a>(
                 }
                 Some(Ok(frame)) => match frame.event.as_str() {
                     "message" => match decode(&frame, "log entry") {
-                        Ok(entry) => return Some((Ok(entry), (frames, ready, done))),
+                        Ok(entry) => return Some((Ok((entry, frame.id)), (frames, ready, done))),
                         Err(error) => error,
                     },
                     "error" => Error::Stream(format!(
