@@ -148,7 +148,11 @@ async fn run(client: &Client, slug: &str) -> Result<(), Error> {
         println!(
             "  {} {:5} [{}] {}",
             display_time(entry.timestamp.as_ref()),
-            entry.level.map(|l| l.to_string()).unwrap_or_default(),
+            entry
+                .level
+                .as_ref()
+                .map(|l| l.to_string())
+                .unwrap_or_default(),
             entry.region.as_deref().unwrap_or("-"),
             entry.message.as_deref().unwrap_or_default()
         );

@@ -47,7 +47,7 @@ fn building_status(progress: &types::RevisionProgress) -> Option<String> {
     progress
         .building
         .as_ref()
-        .and_then(|b| b.status.map(|s| s.to_string()))
+        .and_then(|b| b.status.as_ref().map(|s| s.to_string()))
 }
 
 #[tokio::test]

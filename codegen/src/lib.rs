@@ -1,9 +1,11 @@
 //! Build-time code generation for `deno-deploy`: turns an OpenAPI document into Rust source.
 //!
 //! It reads YAML or JSON, normalizes OpenAPI 3.1 to the 3.0 model progenitor understands, takes
-//! out the parameters progenitor refuses (recording each), and generates a builder-style client.
-//! It runs from `build.rs`; nothing here is part of the published library's API.
+//! out the parameters progenitor refuses (recording each), and generates a builder-style client
+//! whose response types tolerate answers from a newer server. It runs from `build.rs`; nothing
+//! here is part of the published library's API.
 
+pub mod forward;
 pub mod normalize;
 pub mod unsupported;
 
@@ -117,17 +119,39 @@ fn from_value_with_path(doc: serde_json::Value) -> Result<openapiv3::OpenAPI, Ge
 /// # Errors
 /// Any step's failure; a generator refusal names each operation that cannot be generated.
 pub fn generate(source: &str, settings: &Settings) -> Result<Generated, GenerateError> {
-    let (spec, removed) = prepare(parse_document(source)?)?;
+    let mut doc = parse_document(source)?;
+    normalize::normalize(&mut doc);
+    opaque_ids(&mut doc);
+    let (spec, removed) = prepare(doc)?;
     let operations = count_operations(&spec);
     let tokens = generator(settings)?
         .generate_tokens(&spec)
         .map_err(|e| fail("generate", explain_refusal(&spec, settings, e)))?;
-    let file = syn::parse2::<syn::File>(tokens).map_err(|e| fail("format", e.to_string()))?;
+    let mut file = syn::parse2::<syn::File>(tokens).map_err(|e| fail("format", e.to_string()))?;
+    forward::tolerate_newer_answers(&mut file);
     Ok(Generated {
         code: prettyplease::unparse(&file),
         removed,
         operations,
     })
+}
+
+/// Identifiers are opaque: a `format: uuid` string becomes a plain `String` in the generated
+/// types, so an id in another shape from a newer server still parses. Requests are still checked
+/// against the format before they are sent (the validator reads the unmodified spec).
+fn opaque_ids(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if map.get("format").and_then(|f| f.as_str()) == Some("uuid")
+                && map.get("type").and_then(|t| t.as_str()) == Some("string")
+            {
+                map.remove("format");
+            }
+            map.values_mut().for_each(opaque_ids);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(opaque_ids),
+        _ => {}
+    }
 }
 
 fn generator(settings: &Settings) -> Result<progenitor::Generator, GenerateError> {

@@ -916,17 +916,18 @@ mod tests {
         assert!(asset.target.is_none());
         (
             asset.content.as_deref().expect("file content"),
-            asset.encoding.expect("file encoding"),
+            asset.encoding.clone().expect("file encoding"),
         )
     }
 
     fn decoded(asset: &Asset) -> Vec<u8> {
         let text = asset.content.as_deref().expect("file content");
-        match asset.encoding.expect("file encoding") {
+        match asset.encoding.as_ref().expect("file encoding") {
             AssetEncoding::Utf8 => text.as_bytes().to_vec(),
             AssetEncoding::Base64 => base64::engine::general_purpose::STANDARD
                 .decode(text)
                 .expect("valid base64"),
+            AssetEncoding::Unknown(other) => panic!("we never write encoding {other:?}"),
         }
     }
 
