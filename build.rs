@@ -11,11 +11,18 @@ fn main() -> ExitCode {
     println!("cargo:rerun-if-changed={SPEC}");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=DENO_DEPLOY_SPEC");
+    println!("cargo::rustc-check-cfg=cfg(deno_deploy_spec, values(any()))");
 
-    // A different spec file can be generated for tests of spec bumps.
+    // A different spec file can be generated for tests of spec bumps; code and tests written for
+    // that file can be gated on `#[cfg(deno_deploy_spec = "<its file stem>")]`.
     let spec_path = env::var("DENO_DEPLOY_SPEC").unwrap_or_else(|_| SPEC.to_owned());
     if spec_path != SPEC {
         println!("cargo:rerun-if-changed={spec_path}");
+        let stem = std::path::Path::new(&spec_path)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        println!("cargo:rustc-cfg=deno_deploy_spec={stem:?}");
     }
     let source = match fs::read_to_string(&spec_path) {
         Ok(source) => source,
@@ -72,6 +79,10 @@ fn main() -> ExitCode {
     );
     let written = fs::write(out.join("deno_deploy_generated.rs"), generated.code)
         .and_then(|()| fs::write(out.join("removed_parameters.rs"), removed))
+        .and_then(|()| {
+            let lists = deno_deploy_codegen::pagination::paginated_source(&generated.lists);
+            fs::write(out.join("paginated.rs"), lists)
+        })
         .and_then(|()| fs::write(out.join("spec.json"), spec_json));
     if let Err(e) = written {
         eprintln!(

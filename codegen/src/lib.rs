@@ -7,10 +7,12 @@
 
 pub mod forward;
 pub mod normalize;
+pub mod pagination;
 pub mod unsupported;
 
 use std::fmt;
 
+pub use pagination::{ListOperation, PageShape};
 pub use unsupported::RemovedParameter;
 
 /// What the caller wants generated, beyond the spec itself.
@@ -33,6 +35,8 @@ pub struct Generated {
     pub removed: Vec<RemovedParameter>,
     /// Number of operations in the generated client.
     pub operations: usize,
+    /// The list operations, each to be given `.stream()` and `.pages()`.
+    pub lists: Vec<ListOperation>,
 }
 
 /// A generation failure, naming the part of the spec that caused it.
@@ -124,6 +128,7 @@ pub fn generate(source: &str, settings: &Settings) -> Result<Generated, Generate
     opaque_ids(&mut doc);
     let (spec, removed) = prepare(doc)?;
     let operations = count_operations(&spec);
+    let lists = pagination::list_operations(&spec);
     let tokens = generator(settings)?
         .generate_tokens(&spec)
         .map_err(|e| fail("generate", explain_refusal(&spec, settings, e)))?;
@@ -133,6 +138,7 @@ pub fn generate(source: &str, settings: &Settings) -> Result<Generated, Generate
         code: prettyplease::unparse(&file),
         removed,
         operations,
+        lists,
     })
 }
 

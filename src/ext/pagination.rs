@@ -38,7 +38,7 @@ impl<T> IntoIterator for Page<T> {
 }
 
 /// A list request that can be repeated with another cursor. Implemented for each generated
-/// list builder; a new paginated operation needs one `paginated!` line.
+/// list builder: build.rs finds the spec's list operations, so a new one needs no hand edit.
 pub trait Paginated: Clone + Send + Sized {
     /// One listed item.
     type Item: Send;
@@ -256,12 +256,19 @@ pub fn next_cursor_from_links(
     }
 }
 
-/// Implements [`Paginated`] for a generated list builder whose body is an array of items.
+/// Implements [`Paginated`] for a generated list builder: either its body is the array of items,
+/// or it is an object with the items in one field and the next cursor in `cursor`.
 macro_rules! paginated {
     ($builder:ident, $item:ty, $operation:literal) => {
+        paginated!(@impl $builder, $item, $operation, Vec<$item>, |body| (body, None));
+    };
+    ($builder:ident, $item:ty, $operation:literal, $body:ty, $items:ident) => {
+        paginated!(@impl $builder, $item, $operation, $body, |body| (body.$items, body.cursor));
+    };
+    (@impl $builder:ident, $item:ty, $operation:literal, $body:ty, $split:expr) => {
         impl<'a> Paginated for builder::$builder<'a> {
             type Item = $item;
-            type Body = Vec<$item>;
+            type Body = $body;
             const OPERATION: &'static str = $operation;
 
             fn with_cursor(self, cursor: String) -> Self {
@@ -275,32 +282,14 @@ macro_rules! paginated {
             }
 
             fn split(body: Self::Body) -> (Vec<Self::Item>, Option<String>) {
-                (body, None)
+                let split: fn(Self::Body) -> (Vec<Self::Item>, Option<String>) = $split;
+                split(body)
             }
         }
     };
 }
 
-paginated!(ListApps, types::AppListItem, "list_apps");
-paginated!(ListRevisions, types::RevisionListItem, "list_revisions");
-
-/// Historical logs (a request with `end`): the body carries the next cursor.
-impl<'a> Paginated for builder::GetAppLogs<'a> {
-    type Item = types::RuntimeLogEntry;
-    type Body = types::RuntimeLogsResponse;
-    const OPERATION: &'static str = "get_app_logs";
-
-    fn with_cursor(self, cursor: String) -> Self {
-        self.cursor(cursor)
-    }
-
-    async fn send_page(
-        self,
-    ) -> Result<ResponseValue<Self::Body>, progenitor_client::Error<types::Error>> {
-        self.send().await
-    }
-
-    fn split(body: Self::Body) -> (Vec<Self::Item>, Option<String>) {
-        (body.logs, body.cursor)
-    }
-}
+// One `paginated!` line per list operation of the spec (for historical logs, getAppLogs with
+// `end`, the body carries the cursor), written by build.rs: a new list in a spec bump pages
+// without a hand edit.
+include!(concat!(env!("OUT_DIR"), "/paginated.rs"));

@@ -190,6 +190,8 @@ impl<'a> WaitForRevision<'a> {
                         revision: Box::new(Some(revision)),
                     });
                 }
+                // Not yet: a status the spec does not list counts as not final; until then the wait
+                // polls until its timeout.
                 _ => tokio::time::sleep(self.poll_interval).await,
             }
         }
