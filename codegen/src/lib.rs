@@ -261,6 +261,55 @@ mod tests {
     }
 
     #[test]
+    fn every_generated_string_enum_ends_with_a_catch_all() {
+        let generated = generate(SPEC, &Settings::default()).unwrap();
+        let file: syn::File = syn::parse_str(&generated.code).unwrap();
+        let syn::Item::Mod(types) = file
+            .items
+            .iter()
+            .find(|i| matches!(i, syn::Item::Mod(m) if m.ident == "types"))
+            .unwrap()
+        else {
+            unreachable!()
+        };
+        let mut open = Vec::new();
+        for item in &types.content.as_ref().unwrap().1 {
+            let syn::Item::Enum(e) = item else { continue };
+            let untagged = e.attrs.iter().any(|a| a.path().is_ident("serde"));
+            if untagged {
+                continue;
+            }
+            let last = e.variants.last().unwrap();
+            assert_eq!(last.ident, "Unknown", "{} has no catch-all", e.ident);
+            open.push(e.ident.to_string());
+        }
+        // Every enum of a response, and the request-only ones too (queries, assets).
+        for name in [
+            "RevisionStatus",
+            "RevisionListItemStatus",
+            "StageStatusStatus",
+            "DeployingStageStatusStatus",
+            "DeploymentTimelineStatus",
+            "RuntimeLogEntryLevel",
+            "RuntimeType",
+            "EnvVarContextsString",
+            "ListRevisionsStatus",
+            "AssetKind",
+        ] {
+            assert!(
+                open.iter().any(|o| o == name),
+                "{name} missing from {open:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ids_are_plain_strings_in_the_generated_types() {
+        let generated = generate(SPEC, &Settings::default()).unwrap();
+        assert!(!generated.code.contains("uuid::Uuid"));
+    }
+
+    #[test]
     fn a_refusal_names_the_operation_and_the_reason() {
         // A header parameter with a style progenitor does not know survives removal only if it
         // is `simple`; force a refusal with an unsupported request body media type instead.
