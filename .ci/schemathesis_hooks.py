@@ -37,11 +37,12 @@ SPEC_GAPS = [
     # An env var update must name a variable: by an existing id, or by a key.
     (RejectedPositiveData, "PATCH /apps/{app}", 400, ("unknown_env_var", "")),
     (RejectedPositiveData, "PATCH /apps/{app}", 400, ("invalid_env_var", "needs an id")),
-    # A symlink needs a target, a file its encoding and content; the spec requires only kind.
+    # An asset's members depend on its kind and encoding (a symlink needs a target, a file its
+    # encoding and content, base64 content must decode), and its path must stay inside the
+    # source folder; the spec requires only `kind` and takes any string as a path.
     (RejectedPositiveData, "POST /apps/{app}/deploy", 400, ("invalid_assets", "target must not be empty")),
     (RejectedPositiveData, "POST /apps/{app}/deploy", 400, ("invalid_assets", "is required for a")),
-    # An asset path must be a relative path inside the source folder; the spec's map keys
-    # are any string.
+    (RejectedPositiveData, "POST /apps/{app}/deploy", 400, ("invalid_assets", "is not valid base64")),
     (RejectedPositiveData, "POST /apps/{app}/deploy", 400, ("invalid_assets", "asset path")),
     # Renaming an app to a taken slug conflicts, as on create; updateApp lists no 409.
     (UndefinedStatusCode, "PATCH /apps/{app}", 409, ("slug_taken", "")),
