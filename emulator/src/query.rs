@@ -46,8 +46,12 @@ impl QueryParams {
                 ));
             }
             if let Some(rest) = k.strip_prefix("labels[") {
-                // An empty key (`labels[]`) is a label like any other: create accepts it.
-                let key = rest.strip_suffix(']').ok_or_else(|| {
+                // An empty key (`labels[]`) is a label like any other: create accepts it. A
+                // bracket inside would make the value an object (`labels[a][b]`), not a string.
+                let key = rest
+                    .strip_suffix(']')
+                    .filter(|key| !key.contains(['[', ']']));
+                let key = key.ok_or_else(|| {
                     ApiError::bad_request(
                         "invalid_query",
                         format!("query parameter `{k}` must have the form labels[key]=value"),
@@ -186,13 +190,13 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_label_key_is_a_label_and_an_unclosed_bracket_is_refused() {
+    fn an_empty_label_key_is_a_label_and_a_nested_or_unclosed_one_is_refused() {
         let labels = QueryParams::parse(Some("labels%5B%5D=x")).labels().unwrap();
         assert_eq!(labels.get("").map(String::as_str), Some("x"));
-        let err = QueryParams::parse(Some("labels[env=x"))
-            .labels()
-            .unwrap_err();
-        assert_eq!(err.code, "invalid_query");
+        for query in ["labels[env=x", "labels[env][]=x", "labels[a][b]=x"] {
+            let err = QueryParams::parse(Some(query)).labels().unwrap_err();
+            assert_eq!(err.code, "invalid_query", "{query}");
+        }
     }
 
     #[test]
