@@ -38,6 +38,10 @@ SPEC_GAPS = [
     # An env var update must name a variable: by an existing id, or by a key.
     (RejectedPositiveData, "PATCH /apps/{app}", 400, ("unknown_env_var", "")),
     (RejectedPositiveData, "PATCH /apps/{app}", 400, ("invalid_env_var", "needs an id")),
+    # Env var keys must be unique within one request; the spec's arrays cannot say so.
+    (RejectedPositiveData, "POST /apps", 400, ("invalid_env_var", "keys must be unique")),
+    (RejectedPositiveData, "PATCH /apps/{app}", 400, ("invalid_env_var", "keys must be unique")),
+    (RejectedPositiveData, DEPLOY, 400, ("invalid_env_var", "keys must be unique")),
     # An asset's members depend on its kind and encoding (a symlink needs a target, a file its
     # encoding and content, base64 content must decode), and its path must stay inside the
     # source folder; the spec requires only `kind` and takes any string as a path.

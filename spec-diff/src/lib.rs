@@ -724,10 +724,10 @@ impl<'a> Differ<'a> {
                 continue;
             }
             let here = format!("{location} {}", at(name));
-            if direction == Direction::Request && new_required.contains(name) {
-                self.breaking(&here, "new required field");
-            } else {
-                self.addition(&here, "new optional field");
+            match (direction, new_required.contains(name)) {
+                (Direction::Request, true) => self.breaking(&here, "new required field"),
+                (Direction::Response, true) => self.addition(&here, "new field, always present"),
+                (_, false) => self.addition(&here, "new optional field"),
             }
         }
     }

@@ -268,3 +268,26 @@ fn a_wrong_number_of_arguments_exits_2_with_the_usage() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).starts_with("usage: spec-diff OLD.yml NEW.yml"));
 }
+
+#[test]
+fn json_documents_are_read_too_and_a_new_response_field_is_not_breaking() {
+    let old = spec_diff::parse(
+        r#"{"openapi": "3.0.3", "paths": {"/apps": {"get": {"operationId": "listApps",
+            "responses": {"200": {"content": {"application/json": {"schema":
+            {"type": "object", "properties": {"id": {"type": "string"}}}}}}}}}}}"#,
+    )
+    .unwrap();
+    let mut new = old.clone();
+    let schema = new
+        .pointer_mut("/paths/~1apps/get/responses/200/content/application~1json/schema")
+        .unwrap();
+    schema["properties"]["slug"] = serde_json::json!({"type": "string"});
+    schema["required"] = serde_json::json!(["slug"]);
+
+    let report = spec_diff::compare(&old, &new);
+    assert!(report.breaking.is_empty(), "{:?}", report.breaking);
+    assert_eq!(
+        lines(&report.additions),
+        ["GET /apps response 200 slug: new field, always present"]
+    );
+}
