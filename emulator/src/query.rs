@@ -46,11 +46,10 @@ impl QueryParams {
                 ));
             }
             if let Some(rest) = k.strip_prefix("labels[") {
-                // An empty key (`labels[]`) is a label like any other: create accepts it. A
-                // bracket inside would make the value an object (`labels[a][b]`), not a string.
-                let key = rest
-                    .strip_suffix(']')
-                    .filter(|key| !key.contains(['[', ']']));
+                // An empty key (`labels[]`) is a label like any other: create accepts it, and
+                // so are brackets in a key. `][` inside means a nested value (`labels[a][b]`),
+                // an object where the spec has a string.
+                let key = rest.strip_suffix(']').filter(|key| !key.contains("]["));
                 let key = key.ok_or_else(|| {
                     ApiError::bad_request(
                         "invalid_query",
@@ -191,8 +190,11 @@ mod tests {
 
     #[test]
     fn an_empty_label_key_is_a_label_and_a_nested_or_unclosed_one_is_refused() {
-        let labels = QueryParams::parse(Some("labels%5B%5D=x")).labels().unwrap();
+        let labels = QueryParams::parse(Some("labels%5B%5D=x&labels[[a]=y"))
+            .labels()
+            .unwrap();
         assert_eq!(labels.get("").map(String::as_str), Some("x"));
+        assert_eq!(labels.get("[a").map(String::as_str), Some("y"));
         for query in ["labels[env=x", "labels[env][]=x", "labels[a][b]=x"] {
             let err = QueryParams::parse(Some(query)).labels().unwrap_err();
             assert_eq!(err.code, "invalid_query", "{query}");
