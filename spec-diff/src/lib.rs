@@ -456,6 +456,7 @@ impl<'a> Differ<'a> {
         self.enums(&here, &old, &new, direction);
         self.bounds(&here, &old, &new, direction);
         self.pattern(&here, &old, &new, direction);
+        self.extra_properties(&here, &old, &new, direction);
         self.properties(location, &path, &old, &new, direction, visited);
 
         let child = |suffix: &str| {
@@ -669,6 +670,27 @@ impl<'a> Differ<'a> {
             (None, None) => return,
         };
         self.judge(d, shift, here, detail);
+    }
+
+    /// `additionalProperties: false` added or taken away. Clients ignore fields they do not
+    /// know, so only requests can break.
+    fn extra_properties(
+        &mut self,
+        here: &str,
+        old: &Map<String, Value>,
+        new: &Map<String, Value>,
+        d: Direction,
+    ) {
+        let closed =
+            |s: &Map<String, Value>| s.get("additionalProperties") == Some(&Value::Bool(false));
+        match (closed(old), closed(new)) {
+            (false, true) if d == Direction::Request => {
+                self.breaking(here, "additional properties no longer allowed")
+            }
+            (false, true) => self.addition(here, "additional properties no longer allowed"),
+            (true, false) => self.addition(here, "additional properties now allowed"),
+            _ => {}
+        }
     }
 
     fn properties(

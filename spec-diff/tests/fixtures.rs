@@ -291,3 +291,21 @@ fn json_documents_are_read_too_and_a_new_response_field_is_not_breaking() {
         ["GET /apps response 200 slug: new field, always present"]
     );
 }
+
+#[test]
+fn closing_a_request_schema_to_extra_properties_breaks_callers() {
+    let old = spec_diff::load(&fixture("base.yml")).unwrap();
+    let mut new = old.clone();
+    new["components"]["schemas"]["CreateAppRequest"]["additionalProperties"] =
+        serde_json::Value::Bool(false);
+    new["components"]["schemas"]["App"]["additionalProperties"] = serde_json::Value::Bool(false);
+
+    let report = spec_diff::compare(&old, &new);
+    assert_eq!(
+        lines(&report.breaking),
+        ["POST /apps request CreateAppRequest: additional properties no longer allowed"]
+    );
+    assert!(lines(&report.additions).contains(
+        &"GET /apps/{app} response 200 App: additional properties no longer allowed".to_owned()
+    ));
+}
