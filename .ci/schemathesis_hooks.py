@@ -92,3 +92,19 @@ def before_call(context, case, kwargs):
     """Asks for a JSON page when getAppLogs has no `end`, which otherwise streams forever."""
     if case.operation.label == "GET /apps/{app}/logs" and "end" not in (case.query or {}):
         case.headers = {**(case.headers or {}), "Accept": "application/json"}
+
+
+@schemathesis.hook
+def before_load_schema(context, raw_schema):
+    """Links deployApp's answer to the operations on its revision, so the stateful phase reaches
+    them with a real revision id (the spec has no links; parameter names alone do not match)."""
+    revision_operations = ["getRevision", "deleteRevision", "cancelRevision",
+                           "streamRevisionProgress"]
+    deployed = raw_schema["paths"]["/apps/{app}/deploy"]["post"]["responses"]["202"]
+    deployed["links"] = {
+        operation: {
+            "operationId": operation,
+            "parameters": {"revision": "$response.body#/id"},
+        }
+        for operation in revision_operations
+    }
