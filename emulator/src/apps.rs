@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use chrono::Utc;
 use serde_json::Value;
@@ -19,12 +19,7 @@ use crate::store::{now_after, random_token, AppRecord, EnvVarRecord, Shared, Sto
 use crate::validate::{self, EnvVarUpdate};
 
 /// `GET /v2/apps`: newest first, filtered by `labels[k]=v` and `layer`, paginated by cursor.
-pub(crate) async fn list(
-    State(shared): State<Arc<Shared>>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-    uri: Uri,
-) -> ApiResult {
+pub(crate) async fn list(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> ApiResult {
     let query = QueryParams::parse(raw.as_deref());
     let limit = query.limit(30, 100)?;
     let labels = query.labels()?;
@@ -56,7 +51,7 @@ pub(crate) async fn list(
             params.push(("layer", layer.clone()));
         }
         params.push(("cursor", encode_cursor(CursorKind::Apps, last.seq)));
-        let link = next_link(&headers, shared.origin(), uri.path(), &params);
+        let link = next_link(&params);
         response.headers_mut().insert(header::LINK, link);
     }
     Ok(response)

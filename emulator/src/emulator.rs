@@ -144,7 +144,7 @@ impl Emulator {
             build_delay: config.build_delay,
             keepalive: config.keepalive.max(Duration::from_millis(1)),
         };
-        let shared = Arc::new(Shared::new(settings, origin.clone(), config.faults));
+        let shared = Arc::new(Shared::new(settings, config.faults));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::HeaderValue;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -46,7 +46,10 @@ impl QueryParams {
                 ));
             }
             if let Some(rest) = k.strip_prefix("labels[") {
-                let key = rest.strip_suffix(']').filter(|key| !key.is_empty());
+                // An empty key (`labels[]`) is a label like any other: create accepts it, and
+                // so are brackets in a key. `][` inside means a nested value (`labels[a][b]`),
+                // an object where the spec has a string.
+                let key = rest.strip_suffix(']').filter(|key| !key.contains("]["));
                 let key = key.ok_or_else(|| {
                     ApiError::bad_request(
                         "invalid_query",
@@ -152,28 +155,14 @@ pub(crate) fn decode_cursor(kind: CursorKind, cursor: &str) -> ApiResult<u64> {
         })
 }
 
-/// `<origin><path>?<query>; rel="next"`, with the origin the client used when it is sane.
-pub(crate) fn next_link(
-    headers: &HeaderMap,
-    fallback_origin: &str,
-    path: &str,
-    query: &[(&str, String)],
-) -> HeaderValue {
-    let origin = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-        })
-        .map(|h| format!("http://{h}"))
-        .unwrap_or_else(|| fallback_origin.to_owned());
+/// `<?query>; rel="next"`: a reference relative to the request's own URL, so it stays right
+/// behind a proxy that serves the API under another origin or path (and drops `Host`).
+pub(crate) fn next_link(query: &[(&str, String)]) -> HeaderValue {
     let mut serializer = form_urlencoded::Serializer::new(String::new());
     for (k, v) in query {
         serializer.append_pair(k, v);
     }
-    let link = format!("<{origin}{path}?{}>; rel=\"next\"", serializer.finish());
+    let link = format!("<?{}>; rel=\"next\"", serializer.finish());
     HeaderValue::from_str(&link).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
@@ -197,7 +186,19 @@ mod tests {
         assert_eq!(labels.get("env").map(String::as_str), Some("prod"));
         assert_eq!(labels.get("team").map(String::as_str), Some("a b"));
         assert!(QueryParams::parse(Some("labels=x")).labels().is_err());
-        assert!(QueryParams::parse(Some("labels[]=x")).labels().is_err());
+    }
+
+    #[test]
+    fn an_empty_label_key_is_a_label_and_a_nested_or_unclosed_one_is_refused() {
+        let labels = QueryParams::parse(Some("labels%5B%5D=x&labels[[a]=y"))
+            .labels()
+            .unwrap();
+        assert_eq!(labels.get("").map(String::as_str), Some("x"));
+        assert_eq!(labels.get("[a").map(String::as_str), Some("y"));
+        for query in ["labels[env=x", "labels[env][]=x", "labels[a][b]=x"] {
+            let err = QueryParams::parse(Some(query)).labels().unwrap_err();
+            assert_eq!(err.code, "invalid_query", "{query}");
+        }
     }
 
     #[test]

@@ -33,8 +33,6 @@ pub(crate) struct Settings {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub settings: Settings,
-    /// `http://ADDR`, for links when a request has no usable `Host`.
-    origin: String,
     store: Mutex<Store>,
     changes: watch::Sender<u64>,
     requests: AtomicU64,
@@ -43,20 +41,15 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn new(settings: Settings, origin: String, faults: Vec<FaultRule>) -> Self {
+    pub fn new(settings: Settings, faults: Vec<FaultRule>) -> Self {
         Shared {
             settings,
-            origin,
             store: Mutex::new(Store::default()),
             changes: watch::channel(0).0,
             requests: AtomicU64::new(0),
             per_operation: std::array::from_fn(|_| AtomicU64::new(0)),
             faults: Mutex::new(faults),
         }
-    }
-
-    pub fn origin(&self) -> &str {
-        &self.origin
     }
 
     /// Locks the store; a poisoned lock is recovered since every mutation is completed

@@ -505,6 +505,12 @@ fn asset(value: &Value, path: &str) -> ApiResult<()> {
         .ok_or_else(|| ApiError::bad_request(CODE, format!("{path}.kind is required")))?;
     let kind = string(kind, &format!("{path}.kind"), CODE)?;
     one_of(&kind, &["file", "symlink"], &format!("{path}.kind"), CODE)?;
+    // Every member present must have its type, whatever the kind needs.
+    for member in ["encoding", "content", "target"] {
+        if let Some(value) = map.get(member) {
+            string(value, &format!("{path}.{member}"), CODE)?;
+        }
+    }
     if kind == "symlink" {
         let target = map.get("target").ok_or_else(|| {
             ApiError::bad_request(CODE, format!("{path}.target is required for a symlink"))
@@ -636,6 +642,23 @@ mod tests {
         assert_eq!(
             err.message,
             "env_vars[0].key must be at most 128 characters long"
+        );
+    }
+
+    #[test]
+    fn an_asset_member_of_the_wrong_type_is_refused_whatever_the_kind() {
+        let file = json!({"kind": "file", "encoding": "utf-8", "content": "", "target": {}});
+        let err = deploy(&map(json!({"assets": {"main.ts": file}}))).unwrap_err();
+        assert_eq!(
+            err.message,
+            r#"assets["main.ts"].target must be a string, not object"#
+        );
+
+        let link = json!({"kind": "symlink", "target": "main.ts", "encoding": 1});
+        let err = deploy(&map(json!({"assets": {"link.ts": link}}))).unwrap_err();
+        assert_eq!(
+            err.message,
+            r#"assets["link.ts"].encoding must be a string, not integer"#
         );
     }
 

@@ -115,6 +115,8 @@ impl Api {
 /// A whole answer.
 #[derive(Debug)]
 pub struct Reply {
+    /// The URL the request went to.
+    pub url: reqwest::Url,
     pub status: u16,
     pub headers: HeaderMap,
     pub text: String,
@@ -123,6 +125,7 @@ pub struct Reply {
 
 impl Reply {
     pub async fn read(response: reqwest::Response) -> Reply {
+        let url = response.url().clone();
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.text().await.expect("a whole body");
@@ -135,6 +138,7 @@ impl Reply {
             Value::Null
         };
         Reply {
+            url,
             status,
             headers,
             text,
@@ -178,12 +182,19 @@ impl Reply {
             .unwrap_or_default()
     }
 
-    /// The URL of the `Link: <...>; rel="next"` header, if any.
+    /// The URL of the `Link: <...>; rel="next"` header, if any, resolved against the URL of
+    /// the request (the emulator sends a relative reference, `?query`).
     pub fn next_link(&self) -> Option<String> {
         let link = self.headers.get("link")?.to_str().ok()?;
         assert!(link.ends_with("; rel=\"next\""), "{link}");
-        let url = link.strip_prefix('<')?.split_once('>')?.0;
-        Some(url.to_owned())
+        let reference = link.strip_prefix('<')?.split_once('>')?.0;
+        assert!(reference.starts_with('?'), "a relative reference: {link}");
+        Some(
+            self.url
+                .join(reference)
+                .expect("a valid reference")
+                .to_string(),
+        )
     }
 }
 
