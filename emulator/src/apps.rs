@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::IntoResponse;
 use chrono::Utc;
 use serde_json::Value;
@@ -19,7 +19,12 @@ use crate::store::{now_after, random_token, AppRecord, EnvVarRecord, Shared, Sto
 use crate::validate::{self, EnvVarUpdate};
 
 /// `GET /v2/apps`: newest first, filtered by `labels[k]=v` and `layer`, paginated by cursor.
-pub(crate) async fn list(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> ApiResult {
+pub(crate) async fn list(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    uri: Uri,
+) -> ApiResult {
     let query = QueryParams::parse(raw.as_deref());
     let limit = query.limit(30, 100)?;
     let labels = query.labels()?;
@@ -51,7 +56,7 @@ pub(crate) async fn list(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQu
             params.push(("layer", layer.clone()));
         }
         params.push(("cursor", encode_cursor(CursorKind::Apps, last.seq)));
-        let link = next_link(&params);
+        let link = next_link(&shared.settings, &headers, uri.path(), &params);
         response.headers_mut().insert(header::LINK, link);
     }
     Ok(response)

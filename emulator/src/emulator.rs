@@ -52,6 +52,9 @@ pub struct EmulatorConfig {
     pub keepalive: Duration,
     /// Faults in force from the start.
     pub faults: Vec<FaultRule>,
+    /// The base URL clients reach the API at, when that is not this emulator's own address
+    /// (behind a proxy): next-page links point there. `None` takes the request's `Host`.
+    pub public_url: Option<String>,
 }
 
 impl Default for EmulatorConfig {
@@ -62,6 +65,7 @@ impl Default for EmulatorConfig {
             build_delay: Duration::from_millis(20),
             keepalive: Duration::from_secs(5),
             faults: Vec::new(),
+            public_url: None,
         }
     }
 }
@@ -88,6 +92,13 @@ impl EmulatorConfig {
     /// Send keep-alives on idle streams this often.
     pub fn keepalive(mut self, every: Duration) -> Self {
         self.keepalive = every;
+        self
+    }
+
+    /// Advertise this base URL (such as a proxy's, `http://127.0.0.1:4010`) in next-page links
+    /// instead of the address the request was sent to.
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into().trim_end_matches('/').to_owned());
         self
     }
 
@@ -143,6 +154,8 @@ impl Emulator {
             token: config.token.clone(),
             build_delay: config.build_delay,
             keepalive: config.keepalive.max(Duration::from_millis(1)),
+            public_url: config.public_url.clone(),
+            origin: origin.clone(),
         };
         let shared = Arc::new(Shared::new(settings, config.faults));
         let runtime = tokio::runtime::Builder::new_current_thread()

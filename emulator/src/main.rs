@@ -27,6 +27,10 @@ struct Args {
     /// Milliseconds between keep-alives on idle streams.
     #[arg(long, value_name = "N", default_value_t = 5000)]
     keepalive_ms: u64,
+    /// The base URL clients reach the API at, when a proxy stands in front (next-page links
+    /// point there); by default the Host of each request.
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
     /// A fault to inject, as TARGET:KIND[:OPTION]..., e.g. getApp:status=503:times=2.
     /// KIND: status=CODE, rate-limit=SECS, latency=MS, reset, drop-after=N, stall, malformed.
     /// OPTION: times=N, always, retry-after=SECS. Repeatable.
@@ -53,6 +57,9 @@ fn run(args: Args) -> std::io::Result<()> {
     let token = args.token;
     if let Some(token) = &token {
         config = config.token(token.clone());
+    }
+    if let Some(url) = args.public_url {
+        config = config.public_url(url);
     }
     for rule in args.faults {
         config = config.fault(rule.target, rule.fault);

@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use axum::http::HeaderValue;
+use axum::http::{header, HeaderMap, HeaderValue};
+
+use crate::store::Settings;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -155,16 +157,43 @@ pub(crate) fn decode_cursor(kind: CursorKind, cursor: &str) -> ApiResult<u64> {
         })
 }
 
-/// `<?query>; rel="next"`: a reference relative to the request's own URL, so it stays right
-/// behind a proxy that serves the API under another origin or path (and drops `Host`).
-pub(crate) fn next_link(query: &[(&str, String)]) -> HeaderValue {
+/// `<absolute URL>; rel="next"` for the list at `path` (`/v2/apps`) with `query`.
+///
+/// The base is the configured public URL (a proxy in front), else the request's `Host` when it
+/// is a plain host and port, else the emulator's own address.
+pub(crate) fn next_link(
+    settings: &Settings,
+    headers: &HeaderMap,
+    path: &str,
+    query: &[(&str, String)],
+) -> HeaderValue {
+    let base = match &settings.public_url {
+        Some(url) => url.clone(),
+        None => {
+            let origin = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| {
+                    !h.is_empty()
+                        && h.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+                })
+                .map(|h| format!("http://{h}"))
+                .unwrap_or_else(|| settings.origin.clone());
+            format!("{origin}{API_PREFIX}")
+        }
+    };
+    let path = path.strip_prefix(API_PREFIX).unwrap_or(path);
     let mut serializer = form_urlencoded::Serializer::new(String::new());
     for (k, v) in query {
         serializer.append_pair(k, v);
     }
-    let link = format!("<?{}>; rel=\"next\"", serializer.finish());
+    let link = format!("<{base}{path}?{}>; rel=\"next\"", serializer.finish());
     HeaderValue::from_str(&link).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
+
+/// The path every route of the API lives under.
+const API_PREFIX: &str = "/v2";
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::IntoResponse;
 use chrono::Utc;
 use serde_json::{json, Value};
@@ -85,6 +85,8 @@ pub(crate) async fn list(
     State(shared): State<Arc<Shared>>,
     Path(app): Path<String>,
     RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    uri: Uri,
 ) -> ApiResult {
     let store = shared.store();
     let app_id = store
@@ -115,7 +117,7 @@ pub(crate) async fn list(
             params.push(("status", status));
         }
         params.push(("cursor", encode_cursor(CursorKind::Revisions, last.seq)));
-        let link = next_link(&params);
+        let link = next_link(&shared.settings, &headers, uri.path(), &params);
         response.headers_mut().insert(header::LINK, link);
     }
     Ok(response)

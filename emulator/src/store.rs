@@ -27,6 +27,11 @@ pub(crate) struct Settings {
     pub token: Option<String>,
     pub build_delay: Duration,
     pub keepalive: Duration,
+    /// The base URL clients reach the API at, for absolute `Link`s; `None` takes the request's
+    /// `Host`.
+    pub public_url: Option<String>,
+    /// `http://ADDR`, for a request without a usable `Host`.
+    pub origin: String,
 }
 
 /// State shared by the server, the build pipeline and the [`crate::Emulator`] handle.

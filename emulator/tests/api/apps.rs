@@ -2,6 +2,7 @@
 //!
 //! Every body is checked against `App`, `AppListItem` or `Error` of the spec.
 
+use deno_deploy_emulator::EmulatorConfig;
 use serde_json::{json, Value};
 
 use crate::support::{main_ts, Api};
@@ -469,6 +470,11 @@ async fn apps_are_listed_newest_first_in_pages_linked_by_the_link_header() {
         created.push(api.create_app(json!({"slug": format!("app-{i}")})).await);
     }
     let first = api.get("/apps?limit=2").await;
+    let raw = first.header("link");
+    assert!(
+        raw.starts_with(&format!("<{}/apps?limit=2&cursor=", api.emulator.base_url())),
+        "the next link is an absolute URL: {raw}"
+    );
     let mut link = first.next_link().expect("a next page");
     assert!(link.starts_with(&api.url("/apps?")), "{link}");
     assert!(link.contains("limit=2"), "{link}");
@@ -505,6 +511,21 @@ async fn apps_are_listed_newest_first_in_pages_linked_by_the_link_header() {
         items[0].get("env_vars").is_none(),
         "list items are summaries"
     );
+}
+
+#[tokio::test]
+async fn behind_a_proxy_next_links_point_at_the_public_url() {
+    let api = Api::with(EmulatorConfig::default().public_url("http://127.0.0.1:4010/"));
+    for i in 0..3 {
+        api.create_app(json!({"slug": format!("proxied-{i}")})).await;
+    }
+    let first = api.get("/apps?limit=2").await;
+    let raw = first.header("link");
+    assert!(
+        raw.starts_with("<http://127.0.0.1:4010/apps?limit=2&cursor="),
+        "{raw}"
+    );
+    assert!(raw.ends_with(">; rel=\"next\""), "{raw}");
 }
 
 #[tokio::test]

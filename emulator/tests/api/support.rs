@@ -182,19 +182,15 @@ impl Reply {
             .unwrap_or_default()
     }
 
-    /// The URL of the `Link: <...>; rel="next"` header, if any, resolved against the URL of
-    /// the request (the emulator sends a relative reference, `?query`).
+    /// The URL of the `Link: <...>; rel="next"` header, if any: absolute, on the origin the
+    /// request went to.
     pub fn next_link(&self) -> Option<String> {
         let link = self.headers.get("link")?.to_str().ok()?;
         assert!(link.ends_with("; rel=\"next\""), "{link}");
-        let reference = link.strip_prefix('<')?.split_once('>')?.0;
-        assert!(reference.starts_with('?'), "a relative reference: {link}");
-        Some(
-            self.url
-                .join(reference)
-                .expect("a valid reference")
-                .to_string(),
-        )
+        let target = link.strip_prefix('<')?.split_once('>')?.0;
+        let url = reqwest::Url::parse(target).expect("an absolute URL");
+        assert_eq!(url.origin(), self.url.origin(), "{link}");
+        Some(url.to_string())
     }
 }
 
