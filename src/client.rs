@@ -107,10 +107,7 @@ impl ClientState {
             .headers_mut()
             .entry(USER_AGENT)
             .or_insert_with(|| self.user_agent.clone());
-        let streaming = STREAMING_OPERATIONS.contains(&operation)
-            || (operation == "get_app_logs"
-                && !request.url().query_pairs().any(|(k, _)| k == "end"));
-        if !streaming && request.timeout().is_none() {
+        if !is_streaming(operation, request.url()) && request.timeout().is_none() {
             *request.timeout_mut() = Some(self.request_timeout);
         }
         Ok(())
@@ -143,7 +140,9 @@ impl ClientHooks<ClientState> for Client {
         request: reqwest::Request,
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        crate::retry::execute(&self.client, request, &self.inner.retry, info.operation_id).await
+        let unary = !is_streaming(info.operation_id, request.url());
+        let policy = &self.inner.retry;
+        crate::retry::execute(&self.client, request, policy, info.operation_id, unary).await
     }
 
     async fn post<E>(
@@ -370,6 +369,13 @@ fn parse_base_url(raw: &str, allow_insecure_http: bool) -> Result<Url, Error> {
         ));
     }
     Ok(url)
+}
+
+/// Whether a request of `operation` to `url` answers with a stream (progress, or logs followed
+/// live because no `end` is given) rather than one body.
+fn is_streaming(operation: &str, url: &Url) -> bool {
+    STREAMING_OPERATIONS.contains(&operation)
+        || (operation == "get_app_logs" && !url.query_pairs().any(|(k, _)| k == "end"))
 }
 
 /// A URL for messages: the query is dropped, since it may carry cursors or filters.

@@ -174,8 +174,8 @@ impl<'a> RevisionProgressRequest<'a> {
     /// [`Error::RevisionFailed`] naming the stage; an SSE `error` event becomes
     /// [`Error::RevisionFailed`] with the server's message. A connection that closes before the
     /// terminal event, or is silent (not even a keep-alive) for longer than the client's
-    /// stream idle timeout, ends the stream with [`Error::Stream`]. Dropping the stream closes
-    /// the connection.
+    /// stream idle timeout, ends the stream with [`Error::Stream`]; so does a server that sends
+    /// no headers within that time. Dropping the stream closes the connection.
     pub fn stream(self) -> ProgressStream<'a> {
         let RevisionProgressRequest {
             client,
@@ -192,7 +192,11 @@ impl<'a> RevisionProgressRequest<'a> {
                 .stream_revision_progress()
                 .revision(revision.clone())
                 .send();
-            let (response, _) = context.scope(call).await;
+            let idle = client.state().stream_idle_timeout();
+            // A server that never sends its headers is as silent as one that stops mid-stream.
+            let Ok((response, _)) = tokio::time::timeout(idle, context.scope(call)).await else {
+                return error_stream(no_answer(idle));
+            };
             let response = match response {
                 Ok(response) => response,
                 Err(raw) => return error_stream(Error::from_raw(raw).await),
@@ -201,7 +205,6 @@ impl<'a> RevisionProgressRequest<'a> {
                 StreamFormat::Sse => Media::Sse,
                 StreamFormat::Ndjson => Media::Ndjson,
             });
-            let idle = client.state().stream_idle_timeout();
             let body = response.into_inner().into_inner();
             progress_items(frames(body, media, idle), revision).boxed()
         };
@@ -409,13 +412,13 @@ impl<'a> FollowLogs<'a> {
     /// Yields each entry as it arrives: first those since `start`, then live ones, for as long
     /// as the stream is polled.
     ///
-    /// When the connection closes, breaks, answers 5xx or stays silent (keep-alives count) past
-    /// the client's stream idle timeout, it reconnects with backoff and resumes from the last
-    /// entry received (its timestamp, and its SSE id as `Last-Event-ID`), skipping the entries
-    /// already delivered, so each entry arrives exactly once and in order. It ends with an error
-    /// on a 4xx answer, or when [`Self::max_reconnects`] reconnections in a row fail. A JSON
-    /// answer (a server that does not stream) yields its entries and ends. Dropping the stream
-    /// closes the connection.
+    /// When the connection closes, breaks, answers 5xx or stays silent (keep-alives count; no
+    /// headers at all is silence too) past the client's stream idle timeout, it reconnects
+    /// with backoff and resumes from the last entry received (its timestamp, and its SSE id as
+    /// `Last-Event-ID`), skipping the entries already delivered, so each entry arrives exactly
+    /// once and in order. It ends with an error on a 4xx answer, or when
+    /// [`Self::max_reconnects`] reconnections in a row fail. A JSON answer (a server that does
+    /// not stream) yields its entries and ends. Dropping the stream closes the connection.
     pub fn stream(self) -> LogStream<'a> {
         let follow = Follow {
             policy: *self.client.state().retry_policy(),
@@ -440,7 +443,10 @@ impl<'a> FollowLogs<'a> {
     ) -> Result<LogConnection<'a>, Error> {
         let client = self.client;
         let idle = client.state().stream_idle_timeout();
-        let response = self.send(start, last_event_id).await?;
+        // A server that never sends its headers is as silent as one that stops mid-stream.
+        let response = tokio::time::timeout(idle, self.send(start, last_event_id))
+            .await
+            .map_err(|_| no_answer(idle))??;
         let media = media_type(response.headers()).unwrap_or(match self.format {
             StreamFormat::Sse => Media::Sse,
             StreamFormat::Ndjson => Media::Ndjson,
@@ -664,6 +670,13 @@ fn ndjson_frame(
         }),
         Err(e) => Err(Error::Stream(e.to_string())),
     }
+}
+
+fn no_answer(idle: Duration) -> Error {
+    Error::Stream(format!(
+        "no answer for {:.1} s (not even the headers); giving up on the connection",
+        idle.as_secs_f64()
+    ))
 }
 
 fn error_stream<'a, T: Send + 'a>(error: Error) -> BoxStream<'a, Result<T, Error>> {
