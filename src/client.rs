@@ -4,10 +4,11 @@
 //! Authentication is added per request (not as a default header), so it also applies to a
 //! caller's own `reqwest::Client`, and it is only ever sent to the configured origin.
 
-use std::{fmt, time::Duration};
+use std::{fmt, sync::Arc, time::Duration};
 
 use progenitor_client::{ClientHooks, OperationInfo};
 use reqwest::header::{HeaderValue, AUTHORIZATION, USER_AGENT};
+use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::{retry::RetryPolicy, Client, Error};
@@ -24,6 +25,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time a stream may stay silent (no bytes, keep-alives included) before it is given up.
 pub const DEFAULT_STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Unary requests one client has in flight at once; more wait their turn. This also bounds
+/// the connections they open.
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 32;
 
 /// Operations whose response is a stream: they get no whole-request timeout.
 const STREAMING_OPERATIONS: [&str; 1] = ["stream_revision_progress"];
@@ -68,6 +72,7 @@ pub struct ClientState {
     request_timeout: Duration,
     stream_idle_timeout: Duration,
     retry: RetryPolicy,
+    in_flight: Arc<Semaphore>,
 }
 
 impl ClientState {
@@ -140,9 +145,11 @@ impl ClientHooks<ClientState> for Client {
         request: reqwest::Request,
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        let unary = !is_streaming(info.operation_id, request.url());
+        // Only unary requests take a turn: a stream may stay open for as long as it is read.
+        let turns =
+            (!is_streaming(info.operation_id, request.url())).then_some(&*self.inner.in_flight);
         let policy = &self.inner.retry;
-        crate::retry::execute(&self.client, request, policy, info.operation_id, unary).await
+        crate::retry::execute(&self.client, request, policy, info.operation_id, turns).await
     }
 
     async fn post<E>(
@@ -198,6 +205,7 @@ pub struct ClientBuilder {
     allow_insecure_http: bool,
     http_client: Option<reqwest::Client>,
     retry: RetryPolicy,
+    max_concurrent_requests: usize,
 }
 
 impl Default for ClientBuilder {
@@ -212,6 +220,7 @@ impl Default for ClientBuilder {
             allow_insecure_http: false,
             http_client: None,
             retry: RetryPolicy::default(),
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
         }
     }
 }
@@ -292,6 +301,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Unary requests in flight at once (default [`DEFAULT_MAX_CONCURRENT_REQUESTS`]; at least
+    /// 1); further calls wait for a turn. Streams do not count.
+    pub fn max_concurrent_requests(mut self, limit: usize) -> Self {
+        self.max_concurrent_requests = limit.clamp(1, Semaphore::MAX_PERMITS);
+        self
+    }
+
     /// Uses the caller's own `reqwest::Client` (its own pool, proxy and TLS settings).
     ///
     /// The token, user agent and per-request timeout still apply; a whole-request timeout set
@@ -329,6 +345,7 @@ impl ClientBuilder {
             request_timeout: self.request_timeout,
             stream_idle_timeout: self.stream_idle_timeout,
             retry: self.retry,
+            in_flight: Arc::new(Semaphore::new(self.max_concurrent_requests)),
         };
         let base = base_url.as_str().trim_end_matches('/');
         Ok(Client::new_with_client(base, http, state))

@@ -150,14 +150,15 @@ pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Durati
 
 /// Sends `request` with `client`, retrying as `policy` allows.
 ///
-/// A `unary` answer (not a stream) is read to its end here, so a connection that breaks in the
-/// middle of its body fails this attempt, and an idempotent request is sent again.
+/// A unary request (not a stream) passes `turns`: each attempt waits for a permit and holds it
+/// until its answer is read to its end, here, so a connection that breaks in the middle of the
+/// body fails this attempt, and an idempotent request is sent again.
 pub(crate) async fn execute(
     client: &reqwest::Client,
     request: reqwest::Request,
     policy: &RetryPolicy,
     operation: &str,
-    unary: bool,
+    turns: Option<&tokio::sync::Semaphore>,
 ) -> reqwest::Result<reqwest::Response> {
     let opted_in = NON_IDEMPOTENT_RETRIES.try_with(|on| *on).unwrap_or(false);
     let idempotent = is_idempotent(request.method()) || opted_in;
@@ -170,13 +171,17 @@ pub(crate) async fn execute(
             true => request.try_clone(),
             false => None,
         };
-        let mut result = client.execute(request).await;
-        if unary {
-            result = match result {
-                Ok(response) => buffered(response).await,
-                Err(e) => Err(e),
-            };
-        }
+        let result = match turns {
+            Some(turns) => {
+                // The semaphore is never closed, so a permit always comes.
+                let _turn = turns.acquire().await;
+                match client.execute(request).await {
+                    Ok(response) => buffered(response).await,
+                    Err(e) => Err(e),
+                }
+            }
+            None => client.execute(request).await,
+        };
         if attempt > 0 && is_delete {
             if let Ok(response) = &result {
                 if response.status() == StatusCode::NOT_FOUND {
