@@ -91,6 +91,15 @@ impl ClientState {
         &self.retry
     }
 
+    /// The longest a stream may take to get its headers, retries and their waits included:
+    /// a last guard for a caller's own `reqwest` client, which may have no read timeout.
+    pub(crate) fn stream_answer_deadline(&self) -> Duration {
+        let attempts = self.retry.max_retries.saturating_add(1);
+        self.stream_idle_timeout
+            .saturating_mul(attempts)
+            .saturating_add(self.retry.max_delay.saturating_mul(self.retry.max_retries))
+    }
+
     /// Adds the headers and timeout this client promises to a request it is about to send.
     ///
     /// # Errors
@@ -311,7 +320,9 @@ impl ClientBuilder {
     /// Uses the caller's own `reqwest::Client` (its own pool, proxy and TLS settings).
     ///
     /// The token, user agent and per-request timeout still apply; a whole-request timeout set
-    /// on that client would also cut streams off.
+    /// on that client would also cut streams off. Give it a `read_timeout` (the built-in
+    /// client uses the stream idle timeout) so that a server that never answers fails each
+    /// attempt rather than only the whole call.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self
@@ -332,8 +343,11 @@ impl ClientBuilder {
 
         let http = match self.http_client {
             Some(client) => client,
+            // The read timeout bounds each wait for bytes, the response's headers included, so
+            // a server that stalls fails that attempt and the retry policy takes over.
             None => reqwest::Client::builder()
                 .connect_timeout(self.connect_timeout)
+                .read_timeout(self.stream_idle_timeout)
                 .build()
                 .map_err(|e| Error::Config(format!("http client: {e}")))?,
         };

@@ -174,8 +174,9 @@ impl<'a> RevisionProgressRequest<'a> {
     /// [`Error::RevisionFailed`] naming the stage; an SSE `error` event becomes
     /// [`Error::RevisionFailed`] with the server's message. A connection that closes before the
     /// terminal event, or is silent (not even a keep-alive) for longer than the client's
-    /// stream idle timeout, ends the stream with [`Error::Stream`]; so does a server that sends
-    /// no headers within that time. Dropping the stream closes the connection.
+    /// stream idle timeout, ends the stream with [`Error::Stream`]. A request that gets no
+    /// headers within that time is retried like any GET. Dropping the stream closes the
+    /// connection.
     pub fn stream(self) -> ProgressStream<'a> {
         let RevisionProgressRequest {
             client,
@@ -193,9 +194,12 @@ impl<'a> RevisionProgressRequest<'a> {
                 .revision(revision.clone())
                 .send();
             let idle = client.state().stream_idle_timeout();
-            // A server that never sends its headers is as silent as one that stops mid-stream.
-            let Ok((response, _)) = tokio::time::timeout(idle, context.scope(call)).await else {
-                return error_stream(no_answer(idle));
+            // Each attempt's wait for headers is bounded by the read timeout; this bounds them
+            // all, for a caller's own client that has none.
+            let deadline = client.state().stream_answer_deadline();
+            let Ok((response, _)) = tokio::time::timeout(deadline, context.scope(call)).await
+            else {
+                return error_stream(no_answer(deadline));
             };
             let response = match response {
                 Ok(response) => response,
@@ -443,10 +447,12 @@ impl<'a> FollowLogs<'a> {
     ) -> Result<LogConnection<'a>, Error> {
         let client = self.client;
         let idle = client.state().stream_idle_timeout();
-        // A server that never sends its headers is as silent as one that stops mid-stream.
-        let response = tokio::time::timeout(idle, self.send(start, last_event_id))
+        // Each attempt's wait for headers is bounded by the read timeout; this bounds them all,
+        // for a caller's own client that has none.
+        let deadline = client.state().stream_answer_deadline();
+        let response = tokio::time::timeout(deadline, self.send(start, last_event_id))
             .await
-            .map_err(|_| no_answer(idle))??;
+            .map_err(|_| no_answer(deadline))??;
         let media = media_type(response.headers()).unwrap_or(match self.format {
             StreamFormat::Sse => Media::Sse,
             StreamFormat::Ndjson => Media::Ndjson,
@@ -672,10 +678,10 @@ fn ndjson_frame(
     }
 }
 
-fn no_answer(idle: Duration) -> Error {
+fn no_answer(waited: Duration) -> Error {
     Error::Stream(format!(
-        "no answer for {:.1} s (not even the headers); giving up on the connection",
-        idle.as_secs_f64()
+        "no answer for {:.1} s (not even the headers), retries included; giving up",
+        waited.as_secs_f64()
     ))
 }
 
