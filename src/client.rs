@@ -321,8 +321,8 @@ impl ClientBuilder {
     ///
     /// The token, user agent and per-request timeout still apply; a whole-request timeout set
     /// on that client would also cut streams off. Give it a `read_timeout` (the built-in
-    /// client uses the stream idle timeout) so that a server that never answers fails each
-    /// attempt rather than only the whole call.
+    /// client uses the larger of the stream idle and request timeouts) so that a server that
+    /// never answers fails each attempt rather than only the whole call.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self
@@ -344,10 +344,11 @@ impl ClientBuilder {
         let http = match self.http_client {
             Some(client) => client,
             // The read timeout bounds each wait for bytes, the response's headers included, so
-            // a server that stalls fails that attempt and the retry policy takes over.
+            // a server that stalls fails that attempt and the retry policy takes over. It never
+            // cuts a unary request short of its own request timeout.
             None => reqwest::Client::builder()
                 .connect_timeout(self.connect_timeout)
-                .read_timeout(self.stream_idle_timeout)
+                .read_timeout(self.stream_idle_timeout.max(self.request_timeout))
                 .build()
                 .map_err(|e| Error::Config(format!("http client: {e}")))?,
         };

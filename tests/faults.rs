@@ -147,9 +147,15 @@ async fn create(client: &Client, slug: &str) {
 
 /// Runs one operation with `fault` injected into its next request; the cell's outcome.
 async fn cell(operation: &'static str, fault: Fault) -> String {
+    // A progress stream opened while the build runs has several reports to send; one opened
+    // after it finished has only the last, which no fault after it can break.
+    let stage = match operation {
+        "progress stream" => Duration::from_millis(200),
+        _ => Duration::from_millis(5),
+    };
     let emulator = Emulator::start_with(
         EmulatorConfig::default()
-            .build_delay(Duration::from_millis(5))
+            .build_delay(stage)
             .keepalive(Duration::from_secs(600)),
     )
     .expect("emulator starts");

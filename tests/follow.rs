@@ -169,7 +169,14 @@ async fn a_silent_stream_reconnects_after_the_idle_timeout_and_repeats_nothing()
 #[tokio::test]
 async fn a_connection_that_never_answers_is_given_up_and_opened_again() {
     let emulator = start();
-    let client = client(&emulator, Duration::from_millis(300));
+    // The wait for headers is bounded by the larger of the idle and request timeouts.
+    let client = Client::builder()
+        .base_url(emulator.base_url())
+        .token(emulator.token())
+        .stream_idle_timeout(Duration::from_millis(300))
+        .request_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
     create(&client, "stalled").await;
     emulator.emit_logs("stalled", 4).unwrap();
     emulator.inject(Operation::GetAppLogs, Fault::stall());
