@@ -834,3 +834,40 @@ fn log_items<'a>(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(at: chrono::DateTime<chrono::Utc>, message: &str) -> types::RuntimeLogEntry {
+        types::RuntimeLogEntry {
+            level: None,
+            message: Some(message.to_owned()),
+            region: None,
+            revision_id: None,
+            timestamp: Some(at),
+        }
+    }
+
+    #[test]
+    fn resuming_skips_what_was_delivered_and_remembers_only_the_last_instant() {
+        let start = chrono::Utc::now();
+        let at = |n: i64| start + chrono::Duration::microseconds(n);
+        let mut resume = Resume::default();
+        for n in 0..10_000 {
+            assert!(resume.admit(&entry(at(n), &format!("#{n}")), None));
+        }
+        // Two entries share the last instant; the memory holds that instant only.
+        assert!(resume.admit(&entry(at(9_999), "twin"), None));
+        assert_eq!(resume.delivered_at_last.len(), 2);
+
+        // A reconnection replays from the last instant: both are skipped, new ones pass.
+        resume.reconnected();
+        assert!(!resume.admit(&entry(at(9_998), "#9998"), None));
+        assert!(!resume.admit(&entry(at(9_999), "#9999"), None));
+        assert!(!resume.admit(&entry(at(9_999), "twin"), None));
+        assert!(resume.admit(&entry(at(9_999), "a third at that instant"), None));
+        assert!(resume.admit(&entry(at(10_000), "#10000"), None));
+        assert_eq!(resume.delivered_at_last.len(), 1);
+    }
+}
