@@ -349,6 +349,9 @@ impl ClientBuilder {
             None => reqwest::Client::builder()
                 .connect_timeout(self.connect_timeout)
                 .read_timeout(self.stream_idle_timeout.max(self.request_timeout))
+                // A redirect elsewhere gets neither the token (reqwest drops it for another
+                // host or port) nor, through `Referer`, the API URL it came from.
+                .referer(false)
                 .build()
                 .map_err(|e| Error::Config(format!("http client: {e}")))?,
         };
