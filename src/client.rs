@@ -4,10 +4,11 @@
 //! Authentication is added per request (not as a default header), so it also applies to a
 //! caller's own `reqwest::Client`, and it is only ever sent to the configured origin.
 
-use std::{fmt, time::Duration};
+use std::{fmt, sync::Arc, time::Duration};
 
 use progenitor_client::{ClientHooks, OperationInfo};
 use reqwest::header::{HeaderValue, AUTHORIZATION, USER_AGENT};
+use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::{retry::RetryPolicy, Client, Error};
@@ -24,6 +25,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time a stream may stay silent (no bytes, keep-alives included) before it is given up.
 pub const DEFAULT_STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Unary requests one client has in flight at once; more wait their turn. This also bounds
+/// the connections they open.
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 32;
 
 /// Operations whose response is a stream: they get no whole-request timeout.
 const STREAMING_OPERATIONS: [&str; 1] = ["stream_revision_progress"];
@@ -68,6 +72,7 @@ pub struct ClientState {
     request_timeout: Duration,
     stream_idle_timeout: Duration,
     retry: RetryPolicy,
+    in_flight: Arc<Semaphore>,
 }
 
 impl ClientState {
@@ -84,6 +89,15 @@ impl ClientState {
     /// How transient failures are retried.
     pub fn retry_policy(&self) -> &RetryPolicy {
         &self.retry
+    }
+
+    /// The longest a stream may take to get its headers, retries and their waits included:
+    /// a last guard for a caller's own `reqwest` client, which may have no read timeout.
+    pub(crate) fn stream_answer_deadline(&self) -> Duration {
+        let attempts = self.retry.max_retries.saturating_add(1);
+        self.stream_idle_timeout
+            .saturating_mul(attempts)
+            .saturating_add(self.retry.max_delay.saturating_mul(self.retry.max_retries))
     }
 
     /// Adds the headers and timeout this client promises to a request it is about to send.
@@ -107,10 +121,7 @@ impl ClientState {
             .headers_mut()
             .entry(USER_AGENT)
             .or_insert_with(|| self.user_agent.clone());
-        let streaming = STREAMING_OPERATIONS.contains(&operation)
-            || (operation == "get_app_logs"
-                && !request.url().query_pairs().any(|(k, _)| k == "end"));
-        if !streaming && request.timeout().is_none() {
+        if !is_streaming(operation, request.url()) && request.timeout().is_none() {
             *request.timeout_mut() = Some(self.request_timeout);
         }
         Ok(())
@@ -143,7 +154,11 @@ impl ClientHooks<ClientState> for Client {
         request: reqwest::Request,
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        crate::retry::execute(&self.client, request, &self.inner.retry, info.operation_id).await
+        // Only unary requests take a turn: a stream may stay open for as long as it is read.
+        let turns =
+            (!is_streaming(info.operation_id, request.url())).then_some(&*self.inner.in_flight);
+        let policy = &self.inner.retry;
+        crate::retry::execute(&self.client, request, policy, info.operation_id, turns).await
     }
 
     async fn post<E>(
@@ -199,6 +214,7 @@ pub struct ClientBuilder {
     allow_insecure_http: bool,
     http_client: Option<reqwest::Client>,
     retry: RetryPolicy,
+    max_concurrent_requests: usize,
 }
 
 impl Default for ClientBuilder {
@@ -213,6 +229,7 @@ impl Default for ClientBuilder {
             allow_insecure_http: false,
             http_client: None,
             retry: RetryPolicy::default(),
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
         }
     }
 }
@@ -293,10 +310,19 @@ impl ClientBuilder {
         self
     }
 
+    /// Unary requests in flight at once (default [`DEFAULT_MAX_CONCURRENT_REQUESTS`]; at least
+    /// 1); further calls wait for a turn. Streams do not count.
+    pub fn max_concurrent_requests(mut self, limit: usize) -> Self {
+        self.max_concurrent_requests = limit.clamp(1, Semaphore::MAX_PERMITS);
+        self
+    }
+
     /// Uses the caller's own `reqwest::Client` (its own pool, proxy and TLS settings).
     ///
     /// The token, user agent and per-request timeout still apply; a whole-request timeout set
-    /// on that client would also cut streams off.
+    /// on that client would also cut streams off. Give it a `read_timeout` (the built-in
+    /// client uses the larger of the stream idle and request timeouts) so that a server that
+    /// never answers fails each attempt rather than only the whole call.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self
@@ -317,8 +343,15 @@ impl ClientBuilder {
 
         let http = match self.http_client {
             Some(client) => client,
+            // The read timeout bounds each wait for bytes, the response's headers included, so
+            // a server that stalls fails that attempt and the retry policy takes over. It never
+            // cuts a unary request short of its own request timeout.
             None => reqwest::Client::builder()
                 .connect_timeout(self.connect_timeout)
+                .read_timeout(self.stream_idle_timeout.max(self.request_timeout))
+                // A redirect elsewhere gets neither the token (reqwest drops it for another
+                // host or port) nor, through `Referer`, the API URL it came from.
+                .referer(false)
                 .build()
                 .map_err(|e| Error::Config(format!("http client: {e}")))?,
         };
@@ -330,6 +363,7 @@ impl ClientBuilder {
             request_timeout: self.request_timeout,
             stream_idle_timeout: self.stream_idle_timeout,
             retry: self.retry,
+            in_flight: Arc::new(Semaphore::new(self.max_concurrent_requests)),
         };
         let base = base_url.as_str().trim_end_matches('/');
         Ok(Client::new_with_client(base, http, state))
@@ -370,6 +404,13 @@ fn parse_base_url(raw: &str, allow_insecure_http: bool) -> Result<Url, Error> {
         ));
     }
     Ok(url)
+}
+
+/// Whether a request of `operation` to `url` answers with a stream (progress, or logs followed
+/// live because no `end` is given) rather than one body.
+fn is_streaming(operation: &str, url: &Url) -> bool {
+    STREAMING_OPERATIONS.contains(&operation)
+        || (operation == "get_app_logs" && !url.query_pairs().any(|(k, _)| k == "end"))
 }
 
 /// A URL for messages: the query is dropped, since it may carry cursors or filters.

@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use futures::FutureExt as _;
 use reqwest::{header::HeaderMap, StatusCode};
 
 use crate::types;
@@ -110,7 +111,8 @@ impl ApiError {
             403 => "the token lacks access to this resource",
             404 => "check the app or revision id or slug",
             409 => "the resource is taken or in a state that forbids this",
-            408 | 429 => "slow down and try again later",
+            408 => "the server gave up waiting for the request; try again",
+            429 => "rate limited: wait before sending more requests",
             500..=599 => "the service had a problem; try again later",
             _ => "see the API documentation for this status",
         }
@@ -150,7 +152,11 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Api(api) => api.is_retryable(),
-            Error::Transport(e) => e.is_connect() || e.is_timeout() || e.is_request(),
+            // A decode error here is a body that broke while being read (nothing is decoded
+            // at this level), so it is as transient as a broken connection.
+            Error::Transport(e) => {
+                e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() || e.is_decode()
+            }
             Error::Stream(_) => true,
             _ => false,
         }
@@ -235,13 +241,21 @@ impl From<progenitor_client::Error<types::Error>> for Error {
                     retry_after,
                 })
             }
-            Raw::UnexpectedResponse(response) => Error::Api(ApiError {
-                status: response.status(),
-                code: None,
-                message: reason(response.status()),
-                request_id: request_id(response.headers()),
-                retry_after: crate::retry::retry_after(response.headers()),
-            }),
+            Raw::UnexpectedResponse(response) => {
+                let status = response.status();
+                let request_id = request_id(response.headers());
+                let retry_after = crate::retry::retry_after(response.headers());
+                // The exec hook reads a unary answer to its end, so its body is at hand now;
+                // a body still streaming is not waited for.
+                let body = response
+                    .bytes()
+                    .now_or_never()
+                    .and_then(Result::ok)
+                    .unwrap_or_default();
+                let mut error = api_error_from_body(status, request_id, &body);
+                error.retry_after = retry_after;
+                Error::Api(error)
+            }
             Raw::InvalidRequest(message) => match message.strip_suffix(" was not initialized") {
                 Some(field) => Error::InvalidInput {
                     field: field.to_owned(),

@@ -7,7 +7,7 @@
 
 use std::{future::Future, time::Duration};
 
-use reqwest::{header::RETRY_AFTER, Method, StatusCode};
+use reqwest::{header::RETRY_AFTER, Method, ResponseBuilderExt as _, StatusCode};
 
 /// Retries after the first attempt, by default.
 pub const DEFAULT_MAX_RETRIES: u32 = 2;
@@ -105,7 +105,10 @@ fn judge(
             cause: format!("connection failed: {e}"),
         },
         // Anything else may have reached the server: only a repeatable request goes again.
-        Err(e) if idempotent && (e.is_timeout() || e.is_request() || e.is_body()) => {
+        // Nothing is decoded here, so a decode error is a body that broke while being read.
+        Err(e)
+            if idempotent && (e.is_timeout() || e.is_request() || e.is_body() || e.is_decode()) =>
+        {
             Verdict::Retry {
                 after: None,
                 cause: format!("request failed: {e}"),
@@ -146,11 +149,16 @@ pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Durati
 }
 
 /// Sends `request` with `client`, retrying as `policy` allows.
+///
+/// A unary request (not a stream) passes `turns`: each attempt waits for a permit and holds it
+/// until its answer is read to its end, here, so a connection that breaks in the middle of the
+/// body fails this attempt, and an idempotent request is sent again.
 pub(crate) async fn execute(
     client: &reqwest::Client,
     request: reqwest::Request,
     policy: &RetryPolicy,
     operation: &str,
+    turns: Option<&tokio::sync::Semaphore>,
 ) -> reqwest::Result<reqwest::Response> {
     let opted_in = NON_IDEMPOTENT_RETRIES.try_with(|on| *on).unwrap_or(false);
     let idempotent = is_idempotent(request.method()) || opted_in;
@@ -163,7 +171,17 @@ pub(crate) async fn execute(
             true => request.try_clone(),
             false => None,
         };
-        let result = client.execute(request).await;
+        let result = match turns {
+            Some(turns) => {
+                // The semaphore is never closed, so a permit always comes.
+                let _turn = turns.acquire().await;
+                match client.execute(request).await {
+                    Ok(response) => buffered(response).await,
+                    Err(e) => Err(e),
+                }
+            }
+            None => client.execute(request).await,
+        };
         if attempt > 0 && is_delete {
             if let Ok(response) = &result {
                 if response.status() == StatusCode::NOT_FOUND {
@@ -197,12 +215,32 @@ pub(crate) async fn execute(
 
 /// A `204 No Content` standing in for the 404 of a retried DELETE.
 fn deleted(not_found: &reqwest::Response) -> reqwest::Response {
-    let mut response = http::Response::new(Vec::<u8>::new());
+    let mut response = http::Response::builder()
+        .url(not_found.url().clone())
+        .body(Vec::<u8>::new())
+        .unwrap_or_default();
     *response.status_mut() = StatusCode::NO_CONTENT;
     if let Some(id) = not_found.headers().get("x-request-id") {
         response.headers_mut().insert("x-request-id", id.clone());
     }
     reqwest::Response::from(response)
+}
+
+/// The same response with its whole body already read; a body that breaks is an error here.
+async fn buffered(response: reqwest::Response) -> reqwest::Result<reqwest::Response> {
+    let status = response.status();
+    let version = response.version();
+    let url = response.url().clone();
+    let headers = response.headers().clone();
+    let body = response.bytes().await?;
+    let mut rebuilt = http::Response::builder()
+        .url(url)
+        .body(body)
+        .unwrap_or_default();
+    *rebuilt.status_mut() = status;
+    *rebuilt.version_mut() = version;
+    *rebuilt.headers_mut() = headers;
+    Ok(reqwest::Response::from(rebuilt))
 }
 
 #[cfg(test)]

@@ -193,62 +193,192 @@ async fn a_taken_slug_is_a_409_and_an_omitted_slug_is_generated() {
     assert!(pattern.find(slug).is_some(), "{slug}");
 }
 
+/// The error a refused call ends with, whatever it would have returned.
+fn refused<T: std::fmt::Debug>(result: Result<T, deno_deploy::RawError>) -> Error {
+    Error::from(result.expect_err("the call is refused"))
+}
+
 #[tokio::test]
 async fn invalid_input_is_refused_before_anything_is_sent() {
     let (emulator, client) = start();
     let before = emulator.request_count();
 
-    // The generated newtype carries the spec's pattern: a bad slug cannot even be built.
+    // The generated newtypes carry the spec's patterns: a bad slug or key cannot even be built.
     let bad_slug = "Bad_Slug"
         .parse::<types::CreateAppRequestSlug>()
         .unwrap_err();
     assert!(Error::from(bad_slug)
         .to_string()
         .contains("^[a-z][a-z0-9-]{2,62}$"));
-    // And one smuggled past it into a renaming update is caught by the request validator.
-    let renamed = client
-        .update_app()
-        .app("x")
-        .body(AppUpdate::new().slug("Bad_Slug"))
-        .send()
-        .await
-        .unwrap_err();
-    assert!(matches!(Error::from(renamed), Error::InvalidInput { field, .. } if field == "slug"));
+    assert!("9LIVES".parse::<types::EnvVarInputKey>().is_err());
+    assert!("K".repeat(129).parse::<types::EnvVarInputKey>().is_err());
+    assert!("v".repeat(4097).parse::<types::EnvVarInputValue>().is_err());
 
-    let labels: Vec<(String, String)> = (0..6).map(|i| (format!("k{i}"), "v".into())).collect();
-    let too_many = client
-        .create_app()
-        .body(
-            types::CreateAppRequest::builder().labels(
-                labels
-                    .into_iter()
-                    .collect::<std::collections::HashMap<_, _>>(),
+    let six_labels = || -> std::collections::HashMap<String, String> {
+        (0..6).map(|i| (format!("k{i}"), "v".into())).collect()
+    };
+    let now = chrono::Utc::now();
+    let an_hour_ago = now - chrono::Duration::hours(1);
+    // What the newtypes cannot stop (an update's plain strings, numbers, missing or
+    // inconsistent parameters) the request validator does: (case, field, rule part, error).
+    let cases: Vec<(&str, &str, &str, Error)> = vec![
+        (
+            "a rename to a slug off its pattern",
+            "slug",
+            "^[a-z][a-z0-9-]{2,62}$",
+            refused(
+                client
+                    .update_app()
+                    .app("x")
+                    .body(AppUpdate::new().slug("Bad_Slug"))
+                    .send()
+                    .await,
             ),
-        )
-        .send()
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(Error::from(too_many), Error::InvalidInput { field, .. } if field == "labels")
-    );
-
-    let bad_key = client
-        .update_app()
-        .app("x")
-        .body(AppUpdate::new().env_var(EnvVarPatch::set("9LIVES", "v")))
-        .send()
-        .await
-        .unwrap_err();
-    match Error::from(bad_key) {
-        Error::InvalidInput { field, rule } => {
-            assert_eq!(field, "env_vars[0].key");
-            assert_eq!(rule, "must match ^[A-Za-z_][A-Za-z0-9_]*$");
+        ),
+        (
+            "six labels on a new app",
+            "labels",
+            "at most 5",
+            refused(
+                client
+                    .create_app()
+                    .body(types::CreateAppRequest::builder().labels(six_labels()))
+                    .send()
+                    .await,
+            ),
+        ),
+        (
+            "six labels in an update",
+            "labels",
+            "at most 5",
+            refused(
+                client
+                    .update_app()
+                    .app("x")
+                    .body(AppUpdate::new().labels(six_labels()))
+                    .send()
+                    .await,
+            ),
+        ),
+        (
+            "an env var key off its pattern",
+            "env_vars[0].key",
+            "must match ^[A-Za-z_][A-Za-z0-9_]*$",
+            refused(
+                client
+                    .update_app()
+                    .app("x")
+                    .body(AppUpdate::new().env_var(EnvVarPatch::set("9LIVES", "v")))
+                    .send()
+                    .await,
+            ),
+        ),
+        (
+            "an env var key of 129 characters",
+            "env_vars[1].key",
+            "128",
+            refused(
+                client
+                    .update_app()
+                    .app("x")
+                    .body(
+                        AppUpdate::new()
+                            .env_var(EnvVarPatch::set("OK", "v"))
+                            .env_var(EnvVarPatch::set("K".repeat(129), "v")),
+                    )
+                    .send()
+                    .await,
+            ),
+        ),
+        (
+            "an env var value of 4097 characters",
+            "env_vars[0].value",
+            "4096",
+            refused(
+                client
+                    .update_app()
+                    .app("x")
+                    .body(AppUpdate::new().env_var(EnvVarPatch::set("BIG", "v".repeat(4097))))
+                    .send()
+                    .await,
+            ),
+        ),
+        (
+            "an app list limit of 0",
+            "limit",
+            "",
+            refused(client.list_apps().limit(0u64).send().await),
+        ),
+        (
+            "an app list limit of 101",
+            "limit",
+            "100",
+            refused(client.list_apps().limit(101u64).send().await),
+        ),
+        (
+            "a revision list limit of 101",
+            "limit",
+            "100",
+            refused(client.list_revisions().app("x").limit(101u64).send().await),
+        ),
+        (
+            "a log limit of 0",
+            "limit",
+            "",
+            refused(
+                client
+                    .get_app_logs()
+                    .app("x")
+                    .start(an_hour_ago)
+                    .limit(0u64)
+                    .send()
+                    .await,
+            ),
+        ),
+        (
+            "a log limit of 1001",
+            "limit",
+            "1000",
+            refused(
+                client
+                    .get_app_logs()
+                    .app("x")
+                    .start(an_hour_ago)
+                    .limit(1001u64)
+                    .send()
+                    .await,
+            ),
+        ),
+        (
+            "a log query without start",
+            "start",
+            "required",
+            refused(client.get_app_logs().app("x").send().await),
+        ),
+        (
+            "a log query whose end is before its start",
+            "end",
+            "before start",
+            refused(
+                client
+                    .get_app_logs()
+                    .app("x")
+                    .start(now)
+                    .end(an_hour_ago)
+                    .send()
+                    .await,
+            ),
+        ),
+    ];
+    for (case, expected_field, rule_part, error) in cases {
+        match error {
+            Error::InvalidInput { field, rule } => {
+                assert_eq!(field, expected_field, "{case}: {rule}");
+                assert!(rule.contains(rule_part), "{case}: {rule}");
+            }
+            other => panic!("{case}: expected InvalidInput, got {other:?}"),
         }
-        other => panic!("{other:?}"),
     }
-
-    let no_start = client.get_app_logs().app("x").send().await.unwrap_err();
-    assert!(matches!(Error::from(no_start), Error::InvalidInput { field, .. } if field == "start"));
     assert_eq!(
         emulator.request_count(),
         before,

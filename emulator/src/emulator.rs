@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use axum::serve::ListenerExt as _;
 use tokio::sync::oneshot;
 
 use crate::fault::{Fault, FaultRule, FaultTarget};
@@ -167,6 +168,8 @@ impl Emulator {
         };
         let (shutdown, stopped) = oneshot::channel::<()>();
         let router = server::router(shared.clone());
+        let counter = shared.clone();
+        let listener = listener.tap_io(move |_| counter.count_connection());
         let thread = std::thread::Builder::new()
             .name(format!("deno-deploy-emulator {addr}"))
             .spawn(move || {
@@ -207,6 +210,11 @@ impl Emulator {
     /// How many requests it has received, whatever their route or outcome.
     pub fn request_count(&self) -> u64 {
         self.shared.request_count()
+    }
+
+    /// How many TCP connections it has accepted, each kept-alive connection counted once.
+    pub fn connection_count(&self) -> u64 {
+        self.shared.connection_count()
     }
 
     /// How many requests of one operation it has received.

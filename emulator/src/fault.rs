@@ -32,6 +32,8 @@ enum FaultKind {
     Status {
         status: u16,
         retry_after: Option<u64>,
+        /// Run the operation first, then answer the status in place of its answer.
+        after_operation: bool,
     },
     Latency(Duration),
     ResetMidBody,
@@ -47,6 +49,7 @@ impl Fault {
         Fault::once(FaultKind::Status {
             status,
             retry_after: None,
+            after_operation: false,
         })
     }
 
@@ -55,6 +58,7 @@ impl Fault {
         Fault::once(FaultKind::Status {
             status: 429,
             retry_after: Some(retry_after_secs),
+            after_operation: false,
         })
     }
 
@@ -62,6 +66,19 @@ impl Fault {
     pub fn retry_after(mut self, secs: u64) -> Fault {
         if let FaultKind::Status { retry_after, .. } = &mut self.kind {
             *retry_after = Some(secs);
+        }
+        self
+    }
+
+    /// Make a status fault run the operation first and only then answer its status, as a
+    /// gateway that lost the answer would: the change is made, the client sees an error.
+    /// Other faults are left unchanged.
+    pub fn after_operation(mut self) -> Fault {
+        if let FaultKind::Status {
+            after_operation, ..
+        } = &mut self.kind
+        {
+            *after_operation = true;
         }
         self
     }
@@ -133,8 +150,9 @@ impl From<Operation> for FaultTarget {
 ///
 /// Its text form is `TARGET:KIND[:OPTION]...`: TARGET is an operationId (`getApp`) or `*`;
 /// KIND is `status=CODE`, `rate-limit=SECS`, `latency=MS`, `reset`, `drop-after=N`, `stall`
-/// or `malformed`; OPTION is `times=N`, `always` or `retry-after=SECS`.
-/// For example `getApp:status=503:times=2` or `*:latency=50:always`.
+/// or `malformed`; OPTION is `times=N`, `always`, `retry-after=SECS` or `after-operation`.
+/// For example `getApp:status=503:times=2`, `deployApp:status=502:after-operation` or
+/// `*:latency=50:always`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FaultRule {
     /// Which requests it applies to.
@@ -195,6 +213,7 @@ impl FromStr for FaultRule {
         for option in parts {
             fault = match option.split_once('=') {
                 None if option == "always" => fault.always(),
+                None if option == "after-operation" => fault.after_operation(),
                 Some(("times", n)) => fault.times(
                     n.parse()
                         .map_err(|_| invalid("times needs a number, as in times=3".into()))?,
@@ -205,7 +224,7 @@ impl FromStr for FaultRule {
                 ),
                 _ => {
                     return Err(invalid(format!(
-                        "unknown option `{option}`; use times=N, always or retry-after=SECS"
+                        "unknown option `{option}`; use times=N, always, retry-after=SECS or after-operation"
                     )))
                 }
             };
@@ -233,7 +252,15 @@ pub(crate) async fn apply(State(shared): State<Arc<Shared>>, req: Request, next:
         FaultKind::Status {
             status,
             retry_after,
-        } => status_error(status, retry_after).into_response(),
+            after_operation,
+        } => {
+            if after_operation {
+                // Read the answer to its end, so a change the operation makes is complete.
+                let answer = next.run(req).await;
+                let _ = axum::body::to_bytes(answer.into_body(), usize::MAX).await;
+            }
+            status_error(status, retry_after).into_response()
+        }
         FaultKind::Latency(delay) => {
             tokio::time::sleep(delay).await;
             next.run(req).await
@@ -365,6 +392,9 @@ mod tests {
         );
         let rule: FaultRule = "streamRevisionProgress:drop-after=2".parse().unwrap();
         assert_eq!(rule.fault, Fault::drop_stream_after(2));
+        let rule: FaultRule = "deployApp:status=502:after-operation".parse().unwrap();
+        assert_eq!(rule.fault, Fault::status(502).after_operation());
+        assert_ne!(rule.fault, Fault::status(502));
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub(crate) struct Shared {
     store: Mutex<Store>,
     changes: watch::Sender<u64>,
     requests: AtomicU64,
+    connections: AtomicU64,
     per_operation: [AtomicU64; Operation::ALL.len()],
     pub faults: Mutex<Vec<FaultRule>>,
 }
@@ -52,6 +53,7 @@ impl Shared {
             store: Mutex::new(Store::default()),
             changes: watch::channel(0).0,
             requests: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
             per_operation: std::array::from_fn(|_| AtomicU64::new(0)),
             faults: Mutex::new(faults),
         }
@@ -77,6 +79,14 @@ impl Shared {
         if let Some(op) = operation {
             self.per_operation[op.index()].fetch_add(1, Ordering::SeqCst);
         }
+    }
+
+    pub fn count_connection(&self) {
+        self.connections.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn connection_count(&self) -> u64 {
+        self.connections.load(Ordering::SeqCst)
     }
 
     pub fn request_count(&self) -> u64 {

@@ -107,7 +107,9 @@ impl AppUpdate {
 }
 
 /// One env var change in an [`AppUpdate`]: create, update, or delete a variable.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+///
+/// Its `Debug` output shows a value only when the patch does not mark it secret.
+#[derive(Clone, Serialize, schemars::JsonSchema)]
 pub struct EnvVarPatch {
     /// The id of the existing variable to change.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -125,6 +127,24 @@ pub struct EnvVarPatch {
     /// The deployment contexts in which the variable is active.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contexts: Option<Contexts>,
+}
+
+// Not yet: the generated `EnvVarInput` (create and deploy bodies) derives `Debug` with its
+// value; until then a secret set there shows when such a body is printed with `{:?}`.
+impl std::fmt::Debug for EnvVarPatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let value: &dyn std::fmt::Debug = match (&self.value, self.secret) {
+            (ValuePatch::Set(_), Some(true)) => &"<redacted secret>",
+            (value, _) => value,
+        };
+        f.debug_struct("EnvVarPatch")
+            .field("id", &self.id)
+            .field("key", &self.key)
+            .field("value", value)
+            .field("secret", &self.secret)
+            .field("contexts", &self.contexts)
+            .finish()
+    }
 }
 
 /// What a patch does to a variable's value.

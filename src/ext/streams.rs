@@ -174,8 +174,9 @@ impl<'a> RevisionProgressRequest<'a> {
     /// [`Error::RevisionFailed`] naming the stage; an SSE `error` event becomes
     /// [`Error::RevisionFailed`] with the server's message. A connection that closes before the
     /// terminal event, or is silent (not even a keep-alive) for longer than the client's
-    /// stream idle timeout, ends the stream with [`Error::Stream`]. Dropping the stream closes
-    /// the connection.
+    /// stream idle timeout, ends the stream with [`Error::Stream`]. A request that gets no
+    /// headers within that time is retried like any GET. Dropping the stream closes the
+    /// connection.
     pub fn stream(self) -> ProgressStream<'a> {
         let RevisionProgressRequest {
             client,
@@ -192,7 +193,14 @@ impl<'a> RevisionProgressRequest<'a> {
                 .stream_revision_progress()
                 .revision(revision.clone())
                 .send();
-            let (response, _) = context.scope(call).await;
+            let idle = client.state().stream_idle_timeout();
+            // Each attempt's wait for headers is bounded by the read timeout; this bounds them
+            // all, for a caller's own client that has none.
+            let deadline = client.state().stream_answer_deadline();
+            let Ok((response, _)) = tokio::time::timeout(deadline, context.scope(call)).await
+            else {
+                return error_stream(no_answer(deadline));
+            };
             let response = match response {
                 Ok(response) => response,
                 Err(raw) => return error_stream(Error::from_raw(raw).await),
@@ -201,7 +209,6 @@ impl<'a> RevisionProgressRequest<'a> {
                 StreamFormat::Sse => Media::Sse,
                 StreamFormat::Ndjson => Media::Ndjson,
             });
-            let idle = client.state().stream_idle_timeout();
             let body = response.into_inner().into_inner();
             progress_items(frames(body, media, idle), revision).boxed()
         };
@@ -409,13 +416,13 @@ impl<'a> FollowLogs<'a> {
     /// Yields each entry as it arrives: first those since `start`, then live ones, for as long
     /// as the stream is polled.
     ///
-    /// When the connection closes, breaks, answers 5xx or stays silent (keep-alives count) past
-    /// the client's stream idle timeout, it reconnects with backoff and resumes from the last
-    /// entry received (its timestamp, and its SSE id as `Last-Event-ID`), skipping the entries
-    /// already delivered, so each entry arrives exactly once and in order. It ends with an error
-    /// on a 4xx answer, or when [`Self::max_reconnects`] reconnections in a row fail. A JSON
-    /// answer (a server that does not stream) yields its entries and ends. Dropping the stream
-    /// closes the connection.
+    /// When the connection closes, breaks, answers 5xx or stays silent (keep-alives count; no
+    /// headers at all is silence too) past the client's stream idle timeout, it reconnects
+    /// with backoff and resumes from the last entry received (its timestamp, and its SSE id as
+    /// `Last-Event-ID`), skipping the entries already delivered, so each entry arrives exactly
+    /// once and in order. It ends with an error on a 4xx answer, or when
+    /// [`Self::max_reconnects`] reconnections in a row fail. A JSON answer (a server that does
+    /// not stream) yields its entries and ends. Dropping the stream closes the connection.
     pub fn stream(self) -> LogStream<'a> {
         let follow = Follow {
             policy: *self.client.state().retry_policy(),
@@ -440,7 +447,12 @@ impl<'a> FollowLogs<'a> {
     ) -> Result<LogConnection<'a>, Error> {
         let client = self.client;
         let idle = client.state().stream_idle_timeout();
-        let response = self.send(start, last_event_id).await?;
+        // Each attempt's wait for headers is bounded by the read timeout; this bounds them all,
+        // for a caller's own client that has none.
+        let deadline = client.state().stream_answer_deadline();
+        let response = tokio::time::timeout(deadline, self.send(start, last_event_id))
+            .await
+            .map_err(|_| no_answer(deadline))??;
         let media = media_type(response.headers()).unwrap_or(match self.format {
             StreamFormat::Sse => Media::Sse,
             StreamFormat::Ndjson => Media::Ndjson,
@@ -666,6 +678,13 @@ fn ndjson_frame(
     }
 }
 
+fn no_answer(waited: Duration) -> Error {
+    Error::Stream(format!(
+        "no answer for {:.1} s (not even the headers), retries included; giving up",
+        waited.as_secs_f64()
+    ))
+}
+
 fn error_stream<'a, T: Send + 'a>(error: Error) -> BoxStream<'a, Result<T, Error>> {
     futures::stream::once(async move { Err(error) }).boxed()
 }
@@ -814,4 +833,41 @@ fn log_items<'a>(
             return Some((Err(error), (frames, ready, done)));
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(at: chrono::DateTime<chrono::Utc>, message: &str) -> types::RuntimeLogEntry {
+        types::RuntimeLogEntry {
+            level: None,
+            message: Some(message.to_owned()),
+            region: None,
+            revision_id: None,
+            timestamp: Some(at),
+        }
+    }
+
+    #[test]
+    fn resuming_skips_what_was_delivered_and_remembers_only_the_last_instant() {
+        let start = chrono::Utc::now();
+        let at = |n: i64| start + chrono::Duration::microseconds(n);
+        let mut resume = Resume::default();
+        for n in 0..10_000 {
+            assert!(resume.admit(&entry(at(n), &format!("#{n}")), None));
+        }
+        // Two entries share the last instant; the memory holds that instant only.
+        assert!(resume.admit(&entry(at(9_999), "twin"), None));
+        assert_eq!(resume.delivered_at_last.len(), 2);
+
+        // A reconnection replays from the last instant: both are skipped, new ones pass.
+        resume.reconnected();
+        assert!(!resume.admit(&entry(at(9_998), "#9998"), None));
+        assert!(!resume.admit(&entry(at(9_999), "#9999"), None));
+        assert!(!resume.admit(&entry(at(9_999), "twin"), None));
+        assert!(resume.admit(&entry(at(9_999), "a third at that instant"), None));
+        assert!(resume.admit(&entry(at(10_000), "#10000"), None));
+        assert_eq!(resume.delivered_at_last.len(), 1);
+    }
 }

@@ -178,3 +178,51 @@ async fn a_malformed_fault_on_a_stream_garbles_its_first_event_only() {
     let second = reader.next_event().await.unwrap();
     assert_eq!(second.json()["message"], "GET /page/1 200");
 }
+
+#[tokio::test]
+async fn a_status_after_the_operation_makes_the_change_and_still_answers_the_error() {
+    let api = Api::start();
+    api.emulator
+        .inject(Operation::CreateApp, Fault::status(502).after_operation());
+    api.post("/apps", json!({"slug": "made-anyway"}))
+        .await
+        .error(502, "bad_gateway");
+    // The app exists: the gateway lost the answer, not the change.
+    api.get("/apps/made-anyway").await.ok(200, "App");
+    api.post("/apps", json!({"slug": "made-anyway"}))
+        .await
+        .error(409, "slug_taken");
+}
+
+#[tokio::test]
+async fn a_stream_drop_that_always_applies_breaks_every_connection_after_n_events() {
+    let api = Api::start();
+    api.create_app(json!({"slug": "redropped"})).await;
+    api.emulator.emit_logs("redropped", 7).unwrap();
+    api.emulator
+        .inject(Operation::GetAppLogs, Fault::drop_stream_after(3).always());
+    for _ in 0..3 {
+        let response = api
+            .open(
+                "/apps/redropped/logs?start=2000-01-01T00:00:00Z",
+                Some("application/x-ndjson"),
+            )
+            .await;
+        let mut reader = StreamReader::new(response);
+        while let Ok(Some(_)) = reader.try_chunk().await {}
+        assert_eq!(reader.buffered().lines().count(), 3);
+    }
+    assert_eq!(api.emulator.operation_count(Operation::GetAppLogs), 3);
+}
+
+#[tokio::test]
+async fn connections_are_counted_once_however_many_requests_they_carry() {
+    let api = Api::start();
+    assert_eq!(api.emulator.connection_count(), 0);
+    for _ in 0..5 {
+        api.get("/apps").await.list("AppListItem");
+    }
+    assert_eq!(api.emulator.request_count(), 5);
+    // One client, one request at a time: its pooled connection carries all of them.
+    assert_eq!(api.emulator.connection_count(), 1);
+}
