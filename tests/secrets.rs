@@ -80,6 +80,35 @@ fn a_secret_env_var_patch_never_shows_its_value() {
 }
 
 #[test]
+fn the_generated_create_and_deploy_bodies_never_show_an_env_var_value() {
+    let input = types::EnvVarInput {
+        contexts: None,
+        key: "API_KEY".parse().unwrap(),
+        secret: true,
+        value: SECRET_VALUE.parse().unwrap(),
+    };
+    let create = types::CreateAppRequest::builder()
+        .slug("hushed".parse::<types::CreateAppRequestSlug>().unwrap())
+        .env_vars(vec![input.clone()]);
+    let body = types::CreateAppRequest::try_from(create.clone()).unwrap();
+    assert_clean("env var input", &format!("{input:?}"));
+    assert_clean("create builder", &format!("{create:?}"));
+    assert_clean("create body", &format!("{body:?}"));
+    assert!(
+        format!("{input:?}").contains("API_KEY"),
+        "the key still shows"
+    );
+    // The value still goes on the wire.
+    assert!(serde_json::to_string(&body).unwrap().contains(SECRET_VALUE));
+
+    let deploy: types::EnvVarInputForDeploy = serde_json::from_value(serde_json::json!({
+        "key": "TOKEN", "value": SECRET_VALUE, "secret": true
+    }))
+    .unwrap();
+    assert_clean("deploy env var", &format!("{deploy:?}"));
+}
+
+#[test]
 fn configuration_errors_never_show_the_token() {
     let errors = [
         builder("ftp://example.invalid/v2").build().unwrap_err(),

@@ -74,6 +74,11 @@ fn catch_all_name(e: &ItemEnum) -> String {
 
 /// A variant holding a `String` cannot be `Copy`.
 fn remove_copy(attrs: &mut [syn::Attribute]) {
+    remove_derive(attrs, "Copy");
+}
+
+/// Takes `derive` out of every `#[derive(...)]` list of an item.
+pub(crate) fn remove_derive(attrs: &mut [syn::Attribute], derive: &str) {
     for attr in attrs.iter_mut().filter(|a| a.path().is_ident("derive")) {
         let Meta::List(list) = &mut attr.meta else {
             continue;
@@ -83,7 +88,7 @@ fn remove_copy(attrs: &mut [syn::Attribute]) {
             .to_string()
             .split(',')
             .map(str::trim)
-            .filter(|d| !d.is_empty() && *d != "Copy")
+            .filter(|d| !d.is_empty() && *d != derive)
             .map(str::to_owned)
             .collect();
         list.tokens = kept
@@ -94,14 +99,14 @@ fn remove_copy(attrs: &mut [syn::Attribute]) {
 }
 
 /// `pub struct X(String)` with a hand-written `Deserialize` that checks a pattern or a length.
-fn is_string_newtype(s: &syn::ItemStruct) -> bool {
+pub(crate) fn is_string_newtype(s: &syn::ItemStruct) -> bool {
     let Fields::Unnamed(fields) = &s.fields else {
         return false;
     };
     fields.unnamed.len() == 1 && last_segment(&fields.unnamed[0].ty).as_deref() == Some("String")
 }
 
-fn last_segment(ty: &Type) -> Option<String> {
+pub(crate) fn last_segment(ty: &Type) -> Option<String> {
     match ty {
         Type::Path(path) => path.path.segments.last().map(|s| s.ident.to_string()),
         _ => None,

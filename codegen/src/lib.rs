@@ -8,6 +8,7 @@
 pub mod forward;
 pub mod normalize;
 pub mod pagination;
+pub mod secrets;
 pub mod unsupported;
 
 use std::fmt;
@@ -134,6 +135,7 @@ pub fn generate(source: &str, settings: &Settings) -> Result<Generated, Generate
         .map_err(|e| fail("generate", explain_refusal(&spec, settings, e)))?;
     let mut file = syn::parse2::<syn::File>(tokens).map_err(|e| fail("format", e.to_string()))?;
     forward::tolerate_newer_answers(&mut file);
+    secrets::redact_values(&mut file);
     Ok(Generated {
         code: prettyplease::unparse(&file),
         removed,

@@ -129,8 +129,6 @@ pub struct EnvVarPatch {
     pub contexts: Option<Contexts>,
 }
 
-// Not yet: the generated `EnvVarInput` (create and deploy bodies) derives `Debug` with its
-// value; until then a secret set there shows when such a body is printed with `{:?}`.
 impl std::fmt::Debug for EnvVarPatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let value: &dyn std::fmt::Debug = match (&self.value, self.secret) {

@@ -472,7 +472,10 @@ async fn apps_are_listed_newest_first_in_pages_linked_by_the_link_header() {
     let first = api.get("/apps?limit=2").await;
     let raw = first.header("link");
     assert!(
-        raw.starts_with(&format!("<{}/apps?limit=2&cursor=", api.emulator.base_url())),
+        raw.starts_with(&format!(
+            "<{}/apps?limit=2&cursor=",
+            api.emulator.base_url()
+        )),
         "the next link is an absolute URL: {raw}"
     );
     let mut link = first.next_link().expect("a next page");
@@ -517,7 +520,8 @@ async fn apps_are_listed_newest_first_in_pages_linked_by_the_link_header() {
 async fn behind_a_proxy_next_links_point_at_the_public_url() {
     let api = Api::with(EmulatorConfig::default().public_url("http://127.0.0.1:4010/"));
     for i in 0..3 {
-        api.create_app(json!({"slug": format!("proxied-{i}")})).await;
+        api.create_app(json!({"slug": format!("proxied-{i}")}))
+            .await;
     }
     let first = api.get("/apps?limit=2").await;
     let raw = first.header("link");
