@@ -317,10 +317,13 @@ impl ClientBuilder {
 
         let http = match self.http_client {
             Some(client) => client,
-            None => reqwest::Client::builder()
-                .connect_timeout(self.connect_timeout)
-                .build()
-                .map_err(|e| Error::Config(format!("http client: {e}")))?,
+            None => {
+                ensure_tls_provider()?;
+                reqwest::Client::builder()
+                    .connect_timeout(self.connect_timeout)
+                    .build()
+                    .map_err(|e| Error::Config(format!("http client: {e}")))?
+            }
         };
         let state = ClientState {
             authorization: token.header()?,
@@ -334,6 +337,26 @@ impl ClientBuilder {
         let base = base_url.as_str().trim_end_matches('/');
         Ok(Client::new_with_client(base, http, state))
     }
+}
+
+/// Gives rustls a process-wide crypto provider when none is installed, as the TLS features
+/// choose: ring by default (`tls-ring`); with `tls-aws-lc`, reqwest falls back to aws-lc-rs.
+fn ensure_tls_provider() -> Result<(), Error> {
+    if cfg!(feature = "tls-aws-lc") || rustls::crypto::CryptoProvider::get_default().is_some() {
+        return Ok(());
+    }
+    #[cfg(feature = "tls-ring")]
+    {
+        // An error means another thread installed a provider first, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Ok(())
+    }
+    #[cfg(not(feature = "tls-ring"))]
+    Err(Error::Config(
+        "no TLS crypto provider: enable the `tls-ring` or `tls-aws-lc` feature, or install a \
+         rustls CryptoProvider before building the client"
+            .into(),
+    ))
 }
 
 fn parse_base_url(raw: &str, allow_insecure_http: bool) -> Result<Url, Error> {
