@@ -327,6 +327,23 @@ mod deploy {
         let total: u64 = paths.iter().map(|(_, s)| s).sum();
         drop(listing);
         let floor = floor_pass(&paths);
+        if mode == "streamed" {
+            // The body alone, consumed in memory: what the encoder costs without a socket.
+            let listing = Assets::from_dir(dir).entries().expect("listing");
+            let body =
+                deno_deploy::ext::DeployBody::new(&empty_request(), listing.entries).expect("body");
+            let started = Instant::now();
+            let bytes = rt.block_on(
+                body.into_stream()
+                    .try_fold(0u64, |n, chunk| async move { Ok(n + chunk.len() as u64) }),
+            );
+            let encode = started.elapsed().as_secs_f64();
+            println!(
+                "encode_only_s {encode:.3} encode_only_mib_s {:.0} body_mib {:.1}",
+                total as f64 / MIB as f64 / encode,
+                bytes.expect("body") as f64 / MIB as f64
+            );
+        }
         let baseline = proc_status("VmRSS");
         println!("baseline_rss_mib {:.1}", baseline as f64 / MIB as f64);
         println!(
@@ -347,12 +364,7 @@ mod deploy {
                     let collected = Assets::from_dir(dir).collect().expect("collect");
                     let request = types::DeployRequest {
                         assets: collected.assets.into_iter().collect(),
-                        config: None,
-                        env_vars: Vec::new(),
-                        labels: Default::default(),
-                        layers: Vec::new(),
-                        preview: false,
-                        production: true,
+                        ..empty_request()
                     };
                     client
                         .deploy_app()
@@ -392,6 +404,18 @@ mod deploy {
                 t - start_mark,
                 *rss as f64 / MIB as f64
             );
+        }
+    }
+
+    fn empty_request() -> types::DeployRequest {
+        types::DeployRequest {
+            assets: Default::default(),
+            config: None,
+            env_vars: Vec::new(),
+            labels: Default::default(),
+            layers: Vec::new(),
+            preview: false,
+            production: true,
         }
     }
 

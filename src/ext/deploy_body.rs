@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -21,8 +21,8 @@ const CHUNK: usize = 256 * 1024;
 /// One file read; a multiple of 3, so that base64 chunks concatenate without inner padding.
 const READ: usize = 3 * 64 * 1024;
 /// Files up to this size are read once, whole; larger ones are read twice (a UTF-8 check, then
-/// the encoding pass) so that no file is ever held in memory entire.
-const WHOLE_FILE_LIMIT: u64 = 1024 * 1024;
+/// the encoding pass), so that memory is bounded by this, not by the largest file.
+const WHOLE_FILE_LIMIT: u64 = 16 * 1024 * 1024;
 /// Chunks a streamed body keeps ready ahead of the connection.
 const CHUNKS_AHEAD: usize = 4;
 
@@ -31,9 +31,9 @@ const CHUNKS_AHEAD: usize = 4;
 /// Build it from the request's other fields and an asset listing
 /// ([`AssetsBuilder::entries`](super::assets::AssetsBuilder::entries)); then
 /// [`into_stream`](Self::into_stream) writes it chunk by chunk. A file that is no longer a
-/// regular file of its listed size, or whose text stopped being UTF-8 between the check and
-/// the read, ends the stream with [`AssetsError::FileChanged`]: a half-sent body is never
-/// completed with different content.
+/// regular file of its listed size, or (for files read in two passes, over 16 MiB) whose size
+/// or modification time changed while it was read, ends the stream with
+/// [`AssetsError::FileChanged`]: a half-sent body is never completed with different content.
 #[derive(Debug, Clone)]
 pub struct DeployBody {
     /// `{"assets":{`
@@ -44,6 +44,8 @@ pub struct DeployBody {
     file_prefix: Vec<u8>,
     suffix_utf8: Vec<u8>,
     suffix_base64: Vec<u8>,
+    /// Files up to this size are read once; see [`WHOLE_FILE_LIMIT`].
+    whole_file_limit: u64,
 }
 
 impl DeployBody {
@@ -78,6 +80,7 @@ impl DeployBody {
             file_prefix,
             suffix_utf8,
             suffix_base64,
+            whole_file_limit: WHOLE_FILE_LIMIT,
         })
     }
 
@@ -126,18 +129,24 @@ impl DeployBody {
         }
     }
 
-    /// Writes the body on a blocking thread, chunk by chunk, as the consumer asks for them;
+    /// Writes the body on a thread of its own, chunk by chunk, as the consumer asks for them;
     /// at most a few chunks are ready ahead. Dropping the stream stops the reads.
-    ///
-    /// Must be called inside a Tokio runtime.
     pub fn into_stream(self) -> impl Stream<Item = Result<Bytes, AssetsError>> + Send + 'static {
         let (sender, receiver) = tokio::sync::mpsc::channel(CHUNKS_AHEAD);
-        tokio::task::spawn_blocking(move || {
-            let mut sink = |chunk: Bytes| sender.blocking_send(Ok(chunk)).is_ok();
-            if let Err(Halt::Failed(error)) = self.write(&mut sink) {
-                let _ = sender.blocking_send(Err(error));
-            }
-        });
+        let failed = sender.clone();
+        let spawned = std::thread::Builder::new()
+            .name("deno-deploy-body".into())
+            .spawn(move || {
+                let mut sink = |chunk: Bytes| sender.blocking_send(Ok(chunk)).is_ok();
+                if let Err(Halt::Failed(error)) = self.write(&mut sink) {
+                    let _ = sender.blocking_send(Err(error));
+                }
+            });
+        if let Err(source) = spawned {
+            let path = PathBuf::from("<deploy body>");
+            let _ = failed.try_send(Err(AssetsError::Io { path, source }));
+        }
+        drop(failed);
         futures::stream::unfold(receiver, |mut receiver| async move {
             let item = receiver.recv().await?;
             Some((item, receiver))
@@ -146,7 +155,7 @@ impl DeployBody {
 
     fn write_key(&self, out: &mut Vec<u8>, entry: &AssetEntry) {
         out.push(b'"');
-        escape_json_text(out, &entry.key);
+        escape_json_text(out, entry.key.as_bytes());
         out.extend_from_slice(b"\":");
     }
 
@@ -156,6 +165,7 @@ impl DeployBody {
             sink,
             read: vec![0; READ + 3],
             whole: Vec::new(),
+            whole_file_limit: self.whole_file_limit,
         };
         writer.out.extend_from_slice(&self.head);
         for (i, entry) in self.entries.iter().enumerate() {
@@ -198,6 +208,7 @@ struct Writer<'s> {
     read: Vec<u8>,
     /// A small file, read whole.
     whole: Vec<u8>,
+    whole_file_limit: u64,
 }
 
 impl Writer<'_> {
@@ -234,7 +245,7 @@ impl Writer<'_> {
             return Err(changed());
         }
 
-        if size <= WHOLE_FILE_LIMIT {
+        if size <= self.whole_file_limit {
             self.whole.clear();
             (&mut file)
                 .take(size + 1)
@@ -244,19 +255,14 @@ impl Writer<'_> {
                 return Err(changed());
             }
             let whole = std::mem::take(&mut self.whole);
-            let encoding = match std::str::from_utf8(&whole) {
-                Ok(text) => {
-                    escape_json_text(&mut self.out, text);
-                    AssetEncoding::Utf8
-                }
-                Err(_) => {
-                    encode_base64(&mut self.out, &whole);
-                    AssetEncoding::Base64
-                }
+            let written = match std::str::from_utf8(&whole) {
+                Ok(text) => self.text_in_pieces(text).map(|()| AssetEncoding::Utf8),
+                Err(_) => self
+                    .base64_in_pieces(&whole)
+                    .map(|()| AssetEncoding::Base64),
             };
             self.whole = whole;
-            self.flush_if_full()?;
-            return Ok(encoding);
+            return written;
         }
 
         let is_text = is_utf8(&mut file, &mut self.read).map_err(failed)?;
@@ -275,16 +281,12 @@ impl Writer<'_> {
                     }
                     break;
                 }
+                // Validated by the first pass; a rewrite since shows in the file's times below.
                 let filled = carry + n;
-                let valid = match std::str::from_utf8(&self.read[..filled]) {
-                    Ok(_) => filled,
-                    Err(e) if e.error_len().is_none() => e.valid_up_to(),
-                    Err(_) => return Err(changed()),
-                };
-                let text = std::str::from_utf8(&self.read[..valid]).map_err(|_| changed())?;
-                escape_json_text(&mut self.out, text);
-                self.read.copy_within(valid..filled, 0);
-                carry = filled - valid;
+                let cut = complete_prefix(&self.read[..filled]);
+                escape_json_text(&mut self.out, &self.read[..cut]);
+                self.read.copy_within(cut..filled, 0);
+                carry = filled - cut;
                 self.flush_if_full()?;
             }
         } else {
@@ -298,13 +300,39 @@ impl Writer<'_> {
                 }
             }
         }
-        if total != size {
+        let after = file.get_ref().metadata().map_err(failed)?;
+        if total != size || after.len() != size || after.modified().ok() != meta.modified().ok() {
             return Err(changed());
         }
         Ok(match is_text {
             true => AssetEncoding::Utf8,
             false => AssetEncoding::Base64,
         })
+    }
+
+    /// Escapes a file read whole, a piece at a time, handing chunks on between pieces.
+    fn text_in_pieces(&mut self, text: &str) -> Result<(), Halt> {
+        let mut rest = text;
+        while !rest.is_empty() {
+            let mut at = rest.len().min(READ);
+            while !rest.is_char_boundary(at) {
+                at += 1;
+            }
+            let (piece, tail) = rest.split_at(at);
+            escape_json_text(&mut self.out, piece.as_bytes());
+            self.flush_if_full()?;
+            rest = tail;
+        }
+        Ok(())
+    }
+
+    /// Encodes a file read whole, a piece (a multiple of 3 bytes) at a time.
+    fn base64_in_pieces(&mut self, bytes: &[u8]) -> Result<(), Halt> {
+        for piece in bytes.chunks(READ) {
+            encode_base64(&mut self.out, piece);
+            self.flush_if_full()?;
+        }
+        Ok(())
     }
 }
 
@@ -317,16 +345,32 @@ fn is_utf8(file: &mut fs::File, buffer: &mut [u8]) -> io::Result<bool> {
             return Ok(carry == 0);
         }
         let filled = carry + n;
-        match std::str::from_utf8(&buffer[..filled]) {
-            Ok(_) => carry = 0,
-            Err(e) if e.error_len().is_none() => {
-                let valid = e.valid_up_to();
-                buffer.copy_within(valid..filled, 0);
-                carry = filled - valid;
-            }
-            Err(_) => return Ok(false),
+        let cut = complete_prefix(&buffer[..filled]);
+        if std::str::from_utf8(&buffer[..cut]).is_err() {
+            return Ok(false);
+        }
+        buffer.copy_within(cut..filled, 0);
+        carry = filled - cut;
+    }
+}
+
+/// The length of `bytes` without a last character that the read cut short (0 to 3 bytes
+/// fewer). Only the end is looked at; validation of the rest comes after.
+fn complete_prefix(bytes: &[u8]) -> usize {
+    let len = bytes.len();
+    for back in 1..=len.min(4) {
+        let byte = bytes[len - back];
+        if byte & 0xc0 != 0x80 {
+            let needed = match byte {
+                0xc0..=0xdf => 2,
+                0xe0..=0xef => 3,
+                0xf0..=0xf7 => 4,
+                _ => 1,
+            };
+            return if needed > back { len - back } else { len };
         }
     }
+    len
 }
 
 /// Fills `buffer` unless the end of the file comes first; returns how much was read.
@@ -343,37 +387,74 @@ fn read_full(file: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
     Ok(filled)
 }
 
-/// Appends `text` JSON-escaped as serde_json escapes it: `"`, `\` and control characters only.
-fn escape_json_text(out: &mut Vec<u8>, text: &str) {
+/// Appends `text` JSON-escaped as serde_json escapes it: `"`, `\\` and control characters only.
+/// Other bytes, UTF-8 sequences included, are copied as they are.
+fn escape_json_text(out: &mut Vec<u8>, text: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    for (i, &byte) in bytes.iter().enumerate() {
-        let short = match byte {
-            b'"' => b'"',
-            b'\\' => b'\\',
-            b'\n' => b'n',
-            b'\r' => b'r',
-            b'\t' => b't',
-            0x08 => b'b',
-            0x0c => b'f',
-            0x00..=0x1f => b'u',
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(&[b'\\', short]);
-        if short == b'u' {
-            out.extend_from_slice(&[
-                b'0',
-                b'0',
-                HEX[usize::from(byte >> 4)],
-                HEX[usize::from(byte & 0xf)],
-            ]);
+    out.reserve(text.len() + 16);
+    let (mut start, mut at) = (0, 0);
+    while at < text.len() {
+        // Eight bytes at a time while none of them needs escaping.
+        if let Some(word) = text.get(at..at + 8) {
+            let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+            if !needs_escape(word) {
+                at += 8;
+                continue;
+            }
         }
-        start = i + 1;
+        let end = (at + 8).min(text.len());
+        for (i, &byte) in text.iter().enumerate().take(end).skip(at) {
+            let short = ESCAPES[usize::from(byte)];
+            if short == 0 {
+                continue;
+            }
+            out.extend_from_slice(&text[start..i]);
+            out.extend_from_slice(&[b'\\', short]);
+            if short == b'u' {
+                let hex = [
+                    b'0',
+                    b'0',
+                    HEX[usize::from(byte >> 4)],
+                    HEX[usize::from(byte & 0xf)],
+                ];
+                out.extend_from_slice(&hex);
+            }
+            start = i + 1;
+        }
+        at = end;
     }
-    out.extend_from_slice(&bytes[start..]);
+    out.extend_from_slice(&text[start..]);
 }
+
+/// Whether any of the eight bytes is below 0x20, a `"` or a `\\` (exact, by the usual
+/// "has a zero byte" arithmetic on each condition).
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
+    let backslash = zero_byte(word ^ (ONES * u64::from(b'\\')));
+    control | quote | backslash != 0
+}
+
+/// For each byte, the letter after the backslash of its escape, or 0 when it is written as is.
+static ESCAPES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = b'u';
+        byte += 1;
+    }
+    table[0x08] = b'b';
+    table[0x0c] = b'f';
+    table[b'\n' as usize] = b'n';
+    table[b'\r' as usize] = b'r';
+    table[b'\t' as usize] = b't';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
 
 /// Appends `bytes` in standard, padded base64.
 fn encode_base64(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -417,12 +498,79 @@ mod tests {
         let mut text: String = (0u8..=0x7f).map(char::from).collect();
         text.push_str("é€😀\u{2028}\u{feff}");
         let mut ours = b"\"".to_vec();
-        escape_json_text(&mut ours, &text);
+        escape_json_text(&mut ours, text.as_bytes());
         ours.push(b'"');
         assert_eq!(
             String::from_utf8(ours).unwrap(),
             serde_json::to_string(&text).unwrap()
         );
+    }
+
+    #[test]
+    fn files_read_twice_give_the_same_bytes_as_files_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, bytes: &[u8]| fs::write(dir.path().join(name), bytes).unwrap();
+        // Four-byte characters at odd offsets: every read boundary cuts one somewhere.
+        let text: String = (0..200_000)
+            .map(|i| if i % 2 == 0 { "a\"\n" } else { "\u{1f600}\\" })
+            .collect();
+        write("text.txt", text.as_bytes());
+        let binary: Vec<u8> = (0..700_001u32).map(|i| (i * 31 % 251) as u8).collect();
+        write("binary.bin", &binary);
+        let mut late = "x".repeat(500_000).into_bytes();
+        late.push(0xe2);
+        write("almost-text.txt", &late);
+        write("small.txt", b"tiny");
+
+        let entries = super::super::assets::Assets::from_dir(dir.path())
+            .entries()
+            .unwrap()
+            .entries;
+        let request = types::DeployRequest::builder()
+            .assets(std::collections::HashMap::new())
+            .try_into()
+            .unwrap();
+        let once = DeployBody::new(&request, entries).unwrap();
+        let twice = DeployBody {
+            whole_file_limit: 0,
+            ..once.clone()
+        };
+        let (once, twice) = (once.to_vec().unwrap(), twice.to_vec().unwrap());
+        assert!(once == twice, "the bodies differ");
+        let sent: serde_json::Value = serde_json::from_slice(&twice).unwrap();
+        assert_eq!(sent["assets"]["text.txt"]["content"], text.as_str());
+        assert_eq!(sent["assets"]["almost-text.txt"]["encoding"], "base64");
+        assert_eq!(sent["assets"]["binary.bin"]["encoding"], "base64");
+    }
+
+    #[test]
+    fn a_cut_character_is_left_for_the_next_read() {
+        let smile = "\u{1f600}".as_bytes();
+        for cut in 1..4 {
+            let mut bytes = b"ab".to_vec();
+            bytes.extend_from_slice(&smile[..cut]);
+            assert_eq!(complete_prefix(&bytes), 2, "cut after {cut} bytes");
+        }
+        let mut whole = b"ab".to_vec();
+        whole.extend_from_slice(smile);
+        assert_eq!(complete_prefix(&whole), 6);
+        assert_eq!(complete_prefix(b"abc"), 3);
+        assert_eq!(complete_prefix(b""), 0);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn escaping_any_text_matches_serde_json(
+            text in "[a-z\"\\\\\u{0}-\u{1f}\u{7f}é😀 ]{0,64}"
+        ) {
+            let mut ours = b"\"".to_vec();
+            escape_json_text(&mut ours, text.as_bytes());
+            ours.push(b'"');
+            proptest::prop_assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string(&text).unwrap()
+            );
+        }
     }
 
     #[test]
