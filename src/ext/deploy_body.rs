@@ -7,6 +7,7 @@
 use std::fs;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -166,6 +167,7 @@ impl DeployBody {
             read: vec![0; READ + 3],
             whole: Vec::new(),
             whole_file_limit: self.whole_file_limit,
+            spare: Arc::default(),
         };
         writer.out.extend_from_slice(&self.head);
         for (i, entry) in self.entries.iter().enumerate() {
@@ -209,6 +211,30 @@ struct Writer<'s> {
     /// A small file, read whole.
     whole: Vec<u8>,
     whole_file_limit: u64,
+    /// Chunk buffers the consumer is done with, written again rather than freshly allocated.
+    spare: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+/// A chunk's buffer, handed back to the writer when the consumer drops the chunk.
+struct Recycled {
+    buf: Vec<u8>,
+    spare: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl AsRef<[u8]> for Recycled {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Drop for Recycled {
+    fn drop(&mut self) {
+        if let Ok(mut spare) = self.spare.lock() {
+            if spare.len() < CHUNKS_AHEAD + 2 {
+                spare.push(std::mem::take(&mut self.buf));
+            }
+        }
+    }
 }
 
 impl Writer<'_> {
@@ -216,8 +242,14 @@ impl Writer<'_> {
         if self.out.is_empty() {
             return Ok(());
         }
-        let chunk = std::mem::replace(&mut self.out, Vec::with_capacity(CHUNK * 2));
-        match (self.sink)(Bytes::from(chunk)) {
+        let spare = self.spare.lock().ok().and_then(|mut spare| spare.pop());
+        let mut next = spare.unwrap_or_else(|| Vec::with_capacity(CHUNK * 2));
+        next.clear();
+        let chunk = Recycled {
+            buf: std::mem::replace(&mut self.out, next),
+            spare: Arc::clone(&self.spare),
+        };
+        match (self.sink)(Bytes::from_owner(chunk)) {
             true => Ok(()),
             false => Err(Halt::Closed),
         }
