@@ -654,8 +654,11 @@ mod overhead {
                     .expect("get_app");
                 raw_get_app(&http, &base).await;
             }
-            let (mut ours, mut raw) = (Vec::new(), Vec::new());
+            // Batches alternate, and each crate batch is compared with the raw batch beside it,
+            // so that load from other work on the machine hits both sides of a ratio alike.
+            let (mut ours, mut raw, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
             for round in 0..40 {
+                let mut batch = [Vec::new(), Vec::new()];
                 for turn in 0..2 {
                     let crate_turn = (round + turn) % 2 == 0;
                     for _ in 0..100 {
@@ -663,40 +666,49 @@ mod overhead {
                         if crate_turn {
                             let app = client.get_app().app("bench-app").send().await.expect("get");
                             std::hint::black_box(app);
-                            ours.push(started.elapsed().as_secs_f64() * 1e6);
                         } else {
                             std::hint::black_box(raw_get_app(&http, &base).await);
-                            raw.push(started.elapsed().as_secs_f64() * 1e6);
                         }
+                        batch[usize::from(!crate_turn)].push(started.elapsed().as_secs_f64() * 1e6);
                     }
                 }
+                ratios.push(median(&mut batch[0]) / median(&mut batch[1]));
+                ours.append(&mut batch[0]);
+                raw.append(&mut batch[1]);
             }
             let (c, r) = (median(&mut ours), median(&mut raw));
             println!(
-                "get_app median_us crate {c:.1} raw {r:.1} ratio {:.3} (n={} each)",
+                "get_app median_us crate {c:.1} raw {r:.1} ratio {:.3} paired_ratio {:.3} (n={} each)",
                 c / r,
+                median(&mut ratios),
                 ours.len()
             );
 
-            let (mut ours, mut raw) = (Vec::new(), Vec::new());
+            let (mut ours, mut raw, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
             assert_eq!(crate_walk(&client).await, PAGES * PER_PAGE);
             assert_eq!(raw_walk(&http, &base).await, PAGES * PER_PAGE);
-            for round in 0..21 {
+            for round in 0..31 {
+                let mut pair = [0.0; 2];
                 for turn in 0..2 {
+                    let crate_turn = (round + turn) % 2 == 0;
                     let started = Instant::now();
-                    if (round + turn) % 2 == 0 {
+                    if crate_turn {
                         std::hint::black_box(crate_walk(&client).await);
-                        ours.push(started.elapsed().as_secs_f64() * 1e3);
                     } else {
                         std::hint::black_box(raw_walk(&http, &base).await);
-                        raw.push(started.elapsed().as_secs_f64() * 1e3);
                     }
+                    pair[usize::from(!crate_turn)] = started.elapsed().as_secs_f64() * 1e3;
                 }
+                ours.push(pair[0]);
+                raw.push(pair[1]);
+                ratios.push(pair[0] / pair[1]);
             }
             let (c, r) = (median(&mut ours), median(&mut raw));
             println!(
-                "walk_10000_apps median_ms crate {c:.1} raw {r:.1} ratio {:.3} (n={} each)",
+                "walk_10000_apps median_ms crate {c:.1} raw {r:.1} ratio {:.3} paired_ratio {:.3} \
+                 (n={} each)",
                 c / r,
+                median(&mut ratios),
                 ours.len()
             );
         });
