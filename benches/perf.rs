@@ -837,45 +837,100 @@ mod latency {
 
     const EVENTS: usize = 2000;
 
+    type Stamps = Arc<Vec<AtomicU64>>;
+
+    fn stamps() -> Stamps {
+        Arc::new((0..EVENTS).map(|_| AtomicU64::new(0)).collect())
+    }
+
+    /// Serves one connection: `EVENTS` SSE events a millisecond apart, each stamped (in
+    /// nanoseconds since `epoch`) right after its last byte was written.
+    async fn serve(listener: &tokio::net::TcpListener, epoch: Instant, stamps: &Stamps) {
+        let (mut socket, _) = listener.accept().await.expect("accept");
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if socket.read(&mut byte).await.expect("read") == 0 {
+                return;
+            }
+            head.push(byte[0]);
+        }
+        let response = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+                        transfer-encoding: chunked\r\n\r\n";
+        socket.write_all(response.as_bytes()).await.expect("write");
+        for (i, stamp) in stamps.iter().enumerate() {
+            let event = format!(
+                "id: {i}\ndata: {{\"timestamp\":\"2026-01-01T00:00:00Z\",\"level\":\"info\",\
+                 \"message\":\"{i}\"}}\n\n"
+            );
+            let frame = format!("{:x}\r\n{event}\r\n", event.len());
+            socket.write_all(frame.as_bytes()).await.expect("write");
+            stamp.store(epoch.elapsed().as_nanos() as u64, Ordering::Release);
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        socket.write_all(b"0\r\n\r\n").await.ok();
+    }
+
+    /// Microseconds from the stamp of event `i` to `seen`; waits for the stamp if the reader
+    /// was quicker than the writer's clock call.
+    fn latency(stamps: &Stamps, i: usize, seen: u64) -> f64 {
+        let mut stamp = stamps[i].load(Ordering::Acquire);
+        while stamp == 0 {
+            std::hint::spin_loop();
+            stamp = stamps[i].load(Ordering::Acquire);
+        }
+        seen.saturating_sub(stamp) as f64 / 1e3
+    }
+
+    /// The floor: a bare socket, lines split with memchr, each `data:` line parsed.
+    async fn raw_reader(addr: &str, epoch: Instant, stamps: &Stamps) -> Vec<f64> {
+        let mut socket = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let request = "GET /v2/apps/bench-app/logs HTTP/1.1\r\nhost: x\r\n\r\n";
+        socket.write_all(request.as_bytes()).await.expect("write");
+        let (mut buffer, mut latencies) = (Vec::new(), Vec::with_capacity(EVENTS));
+        let mut read = vec![0u8; 64 * 1024];
+        while latencies.len() < EVENTS {
+            let n = socket.read(&mut read).await.expect("read");
+            if n == 0 {
+                break;
+            }
+            buffer.extend_from_slice(&read[..n]);
+            let mut start = 0;
+            for end in memchr::memchr_iter(b'\n', &buffer) {
+                if let Some(json) = buffer[start..end].strip_prefix(b"data: ") {
+                    let entry: types::RuntimeLogEntry =
+                        serde_json::from_slice(json).expect("entry");
+                    let seen = epoch.elapsed().as_nanos() as u64;
+                    let i: usize = entry.message.as_deref().unwrap_or("0").parse().unwrap_or(0);
+                    latencies.push(latency(stamps, i, seen));
+                }
+                start = end + 1;
+            }
+            buffer.drain(..start);
+        }
+        latencies
+    }
+
     pub fn run() {
         println!("\n## live log latency (SSE on loopback)");
         let epoch = Instant::now();
-        let written: Arc<Vec<AtomicU64>> =
-            Arc::new((0..EVENTS).map(|_| AtomicU64::new(0)).collect());
+        let (ours, raw) = (stamps(), stamps());
         let (sender, receiver) = std::sync::mpsc::channel();
-        let stamps = Arc::clone(&written);
+        let (for_ours, for_raw) = (Arc::clone(&ours), Arc::clone(&raw));
         std::thread::spawn(move || {
             runtime().block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-                let _ = sender.send(format!("http://{}/v2", listener.local_addr().expect("addr")));
-                let (mut socket, _) = listener.accept().await.expect("accept");
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    if socket.read(&mut byte).await.expect("read") == 0 {
-                        return;
-                    }
-                    head.push(byte[0]);
-                }
-                let response = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
-                                transfer-encoding: chunked\r\n\r\n";
-                socket.write_all(response.as_bytes()).await.expect("write");
-                for i in 0..EVENTS {
-                    let event = format!(
-                        "id: {i}\ndata: {{\"timestamp\":\"2026-01-01T00:00:00Z\",\"level\":\"info\",\"message\":\"{i}\"}}\n\n"
-                    );
-                    let frame = format!("{:x}\r\n{event}\r\n", event.len());
-                    socket.write_all(frame.as_bytes()).await.expect("write");
-                    stamps[i].store(epoch.elapsed().as_nanos() as u64, Ordering::Release);
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-                socket.write_all(b"0\r\n\r\n").await.ok();
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                let _ = sender.send(listener.local_addr().expect("addr").to_string());
+                serve(&listener, epoch, &for_ours).await;
+                serve(&listener, epoch, &for_raw).await;
             })
         });
-        let base = receiver.recv().expect("address");
+        let addr = receiver.recv().expect("address");
         let rt = runtime();
-        let client = client(&base);
-        let mut latencies = rt.block_on(async {
+        let client = client(&format!("http://{addr}/v2"));
+        let crate_latencies = rt.block_on(async {
             let start = chrono::Utc::now() - chrono::Duration::hours(1);
             let mut stream = client.follow_logs("bench-app", start).stream();
             let mut latencies = Vec::with_capacity(EVENTS);
@@ -885,20 +940,17 @@ mod latency {
                 };
                 let seen = epoch.elapsed().as_nanos() as u64;
                 let i: usize = entry.message.as_deref().unwrap_or("0").parse().unwrap_or(0);
-                // The writer stamps right after its write returns; wait for that stamp.
-                let mut stamp = written[i].load(Ordering::Acquire);
-                while stamp == 0 {
-                    std::hint::spin_loop();
-                    stamp = written[i].load(Ordering::Acquire);
-                }
-                latencies.push(seen.saturating_sub(stamp) as f64 / 1e3);
+                latencies.push(latency(&ours, i, seen));
             }
             latencies
         });
-        let n = latencies.len();
-        let p50 = percentile(&mut latencies, 0.5);
-        let p99 = percentile(&mut latencies, 0.99);
-        let max = percentile(&mut latencies, 1.0);
-        println!("events {n} p50_us {p50:.0} p99_us {p99:.0} max_us {max:.0}");
+        let raw_latencies = rt.block_on(raw_reader(&addr, epoch, &raw));
+        for (who, mut latencies) in [("crate", crate_latencies), ("floor", raw_latencies)] {
+            let n = latencies.len();
+            let p50 = percentile(&mut latencies, 0.5);
+            let p99 = percentile(&mut latencies, 0.99);
+            let max = percentile(&mut latencies, 1.0);
+            println!("{who} events {n} p50_us {p50:.0} p99_us {p99:.0} max_us {max:.0}");
+        }
     }
 }
