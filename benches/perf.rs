@@ -488,11 +488,12 @@ mod deploy {
                 .iter()
                 .map(|(t, m)| format!("{:.1},{:.1}", x(*t), y(*m)))
                 .collect();
+            let peak = points.iter().map(|p| p.1).fold(0.0, f64::max);
             svg += &format!(
                 "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>\n\
-                 <text x=\"{:.0}\" y=\"{}\" fill=\"{color}\">{mode}</text>\n",
+                 <text x=\"{:.0}\" y=\"{}\" fill=\"{color}\">{mode}: peak {peak:.0} MiB RSS</text>\n",
                 path.join(" "),
-                w - 120.0,
+                w - 260.0,
                 50 + 16 * i
             );
         }

@@ -17,7 +17,7 @@ use super::assets::{AssetEntry, AssetSource, AssetsError};
 use crate::types::{Asset, AssetEncoding, AssetKind};
 use crate::{types, Error};
 
-/// Bytes handed on at a time; also about the most a body holds beyond one file read.
+/// Bytes handed on at a time, at least (a piece of a file is never split).
 const CHUNK: usize = 256 * 1024;
 /// One file read; a multiple of 3, so that base64 chunks concatenate without inner padding.
 const READ: usize = 3 * 64 * 1024;
