@@ -339,8 +339,18 @@ impl ClientBuilder {
     }
 }
 
-/// Gives rustls a process-wide crypto provider when none is installed, as the TLS features
-/// choose: ring by default (`tls-ring`); with `tls-aws-lc`, reqwest falls back to aws-lc-rs.
+/// Gives rustls a process-wide crypto provider if it has none, as the TLS features choose:
+/// ring by default (`tls-ring`); with `tls-aws-lc`, nothing is installed and reqwest falls back
+/// to aws-lc-rs. [`ClientBuilder::build`] calls it; call it yourself first if your program
+/// builds `reqwest` clients of its own before any `deno-deploy` client, since reqwest without a
+/// TLS feature of its own then finds no provider and panics.
+///
+/// # Errors
+/// [`Error::Config`] when neither TLS feature is enabled and no provider is installed.
+pub fn install_tls_provider() -> Result<(), Error> {
+    ensure_tls_provider()
+}
+
 fn ensure_tls_provider() -> Result<(), Error> {
     if cfg!(feature = "tls-aws-lc") || rustls::crypto::CryptoProvider::get_default().is_some() {
         return Ok(());
