@@ -242,3 +242,57 @@ async fn a_deploy_is_sent_once_even_when_retries_are_asked_for() {
     }
     assert_eq!(captured.lock().unwrap().bodies.len(), 1);
 }
+
+#[tokio::test]
+async fn a_file_that_shrinks_during_the_upload_fails_the_deploy_with_file_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    // More than the body's read-ahead and the loopback socket buffers hold, so the writer is
+    // still inside this file when the server sees the first bytes.
+    let big: Vec<u8> = (0..24 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    fs::write(dir.path().join("a.bin"), &big).unwrap();
+    fs::write(dir.path().join("z.txt"), "the last file".repeat(100)).unwrap();
+    let late = dir.path().join("z.txt");
+
+    // The server shrinks z.txt as soon as the first bytes arrive, then reads on.
+    let bodies_completed = Arc::new(Mutex::new(0));
+    let completed = Arc::clone(&bodies_completed);
+    let app = axum::Router::new().route(
+        "/v2/apps/{app}/deploy",
+        post(move |body: Body| {
+            let (late, completed) = (late.clone(), Arc::clone(&completed));
+            async move {
+                let mut frames = body.into_data_stream();
+                let mut first = true;
+                while let Some(frame) = futures::StreamExt::next(&mut frames).await {
+                    if frame.is_err() {
+                        return axum::http::StatusCode::BAD_REQUEST;
+                    }
+                    if std::mem::take(&mut first) {
+                        fs::write(&late, "short").unwrap();
+                    }
+                }
+                *completed.lock().unwrap() += 1;
+                axum::http::StatusCode::ACCEPTED
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v2", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let err = client(&url)
+        .deploy_directory("my-app", dir.path())
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Assets(AssetsError::FileChanged { path, size: 1300 }) if path.ends_with("z.txt")),
+        "{err}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(
+        *bodies_completed.lock().unwrap(),
+        0,
+        "no complete body reached the server"
+    );
+}
