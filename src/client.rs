@@ -346,14 +346,17 @@ impl ClientBuilder {
             // The read timeout bounds each wait for bytes, the response's headers included, so
             // a server that stalls fails that attempt and the retry policy takes over. It never
             // cuts a unary request short of its own request timeout.
-            None => reqwest::Client::builder()
-                .connect_timeout(self.connect_timeout)
-                .read_timeout(self.stream_idle_timeout.max(self.request_timeout))
-                // A redirect elsewhere gets neither the token (reqwest drops it for another
-                // host or port) nor, through `Referer`, the API URL it came from.
-                .referer(false)
-                .build()
-                .map_err(|e| Error::Config(format!("http client: {e}")))?,
+            None => {
+                ensure_tls_provider()?;
+                reqwest::Client::builder()
+                    .connect_timeout(self.connect_timeout)
+                    .read_timeout(self.stream_idle_timeout.max(self.request_timeout))
+                    // A redirect elsewhere gets neither the token (reqwest drops it for another
+                    // host or port) nor, through `Referer`, the API URL it came from.
+                    .referer(false)
+                    .build()
+                    .map_err(|e| Error::Config(format!("http client: {e}")))?
+            }
         };
         let state = ClientState {
             authorization: token.header()?,
@@ -368,6 +371,36 @@ impl ClientBuilder {
         let base = base_url.as_str().trim_end_matches('/');
         Ok(Client::new_with_client(base, http, state))
     }
+}
+
+/// Gives rustls a process-wide crypto provider if it has none, as the TLS features choose:
+/// ring by default (`tls-ring`); with `tls-aws-lc`, nothing is installed and reqwest falls back
+/// to aws-lc-rs. [`ClientBuilder::build`] calls it; call it yourself first if your program
+/// builds `reqwest` clients of its own before any `deno-deploy` client, since reqwest without a
+/// TLS feature of its own then finds no provider and panics.
+///
+/// # Errors
+/// [`Error::Config`] when neither TLS feature is enabled and no provider is installed.
+pub fn install_tls_provider() -> Result<(), Error> {
+    ensure_tls_provider()
+}
+
+fn ensure_tls_provider() -> Result<(), Error> {
+    if cfg!(feature = "tls-aws-lc") || rustls::crypto::CryptoProvider::get_default().is_some() {
+        return Ok(());
+    }
+    #[cfg(feature = "tls-ring")]
+    {
+        // An error means another thread installed a provider first, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Ok(())
+    }
+    #[cfg(not(feature = "tls-ring"))]
+    Err(Error::Config(
+        "no TLS crypto provider: enable the `tls-ring` or `tls-aws-lc` feature, or install a \
+         rustls CryptoProvider before building the client"
+            .into(),
+    ))
 }
 
 fn parse_base_url(raw: &str, allow_insecure_http: bool) -> Result<Url, Error> {

@@ -13,9 +13,9 @@ mod retry;
 mod validate;
 
 pub use client::{
-    ClientBuilder, ClientState, Token, API_URL_ENV, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_STREAM_IDLE_TIMEOUT,
-    TOKEN_ENV,
+    install_tls_provider, ClientBuilder, ClientState, Token, API_URL_ENV, DEFAULT_BASE_URL,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_STREAM_IDLE_TIMEOUT, TOKEN_ENV,
 };
 pub use error::{ApiError, Error};
 pub use generated::{builder, types, ByteStream, Client, ClientInfo, ResponseValue};

@@ -160,18 +160,28 @@ fn query_value(raw: &str, schema: &Value) -> Value {
 }
 
 /// The operation whose `operationId`, in snake case, is `operation`.
-fn find_operation<'a>(spec: &'a Value, operation: &str) -> Option<&'a Value> {
-    let paths = spec.get("paths")?.as_object()?;
-    paths
-        .values()
-        .filter_map(Value::as_object)
-        .flat_map(|item| item.values())
-        .find(|op| {
-            op.get("operationId")
-                .and_then(Value::as_str)
-                .is_some_and(|id| snake_case(id) == operation)
-        })
+fn find_operation(_spec: &Value, operation: &str) -> Option<&'static Value> {
+    OPERATIONS.get(operation).copied()
 }
+
+/// The spec's operations by snake-case id, indexed once: every request looks one up.
+static OPERATIONS: LazyLock<std::collections::HashMap<String, &'static Value>> =
+    LazyLock::new(|| {
+        let paths = SPEC
+            .as_ref()
+            .and_then(|spec| spec.get("paths"))
+            .and_then(Value::as_object);
+        paths
+            .into_iter()
+            .flat_map(|paths| paths.values())
+            .filter_map(Value::as_object)
+            .flat_map(|item| item.values())
+            .filter_map(|op| {
+                let id = op.get("operationId").and_then(Value::as_str)?;
+                Some((snake_case(id), op))
+            })
+            .collect()
+    });
 
 fn snake_case(id: &str) -> String {
     let mut out = String::with_capacity(id.len() + 4);

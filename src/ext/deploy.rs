@@ -1,11 +1,23 @@
 //! Deploying a directory in one call: collect its files into assets, then deployApp.
 //!
-//! The directory walk is [`super::assets`]; this file only adds the deploy's own options
-//! (config, production or preview, labels, env vars) and sends the request.
+//! The directory walk is [`super::assets`] and the streamed body [`super::deploy_body`]; this
+//! file adds the deploy's own options (config, production or preview, labels, env vars) and
+//! sends the request through the client's hooks, once.
 
-use std::{collections::BTreeMap, path::PathBuf};
+use std::{
+    collections::BTreeMap,
+    io,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use futures::TryStreamExt;
+use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
 
 use super::assets::{Assets, AssetsBuilder, AssetsSummary};
+use super::deploy_body::DeployBody;
 use crate::{types, Client, Error};
 
 /// A revision just created by a deploy, with what was uploaded.
@@ -98,20 +110,33 @@ impl<'a> DeployDirectory<'a> {
         self
     }
 
-    /// Collects the directory and deploys it.
+    /// Lists the directory and deploys it, streaming the request body.
+    ///
+    /// The directory is listed first (names, sizes, link targets; no contents) and the request
+    /// is checked against the spec's rules from that listing, before anything is read or sent.
+    /// Then the body is written as it goes out: each file is read, JSON-escaped (UTF-8 text) or
+    /// base64-encoded (anything else) in chunks, so memory stays flat however large the tree.
+    /// The bytes are those of the equivalent in-memory [`types::DeployRequest`], assets in key
+    /// order.
+    ///
+    /// A streamed body cannot be replayed, so a deploy is sent exactly once: it is never
+    /// retried, even inside [`retry_non_idempotent`](crate::retry_non_idempotent). The upload
+    /// gets the client's request timeout plus one second per MiB of files.
     ///
     /// # Errors
-    /// [`Error::Assets`] when the directory cannot be collected (a link leaving it, a name
-    /// that is not UTF-8, ...), [`Error::InvalidInput`] for a request that breaks the spec's
-    /// rules, or the API's error.
+    /// [`Error::Assets`] when the directory cannot be listed (a link leaving it, a name that is
+    /// not UTF-8, ...) or a file changed between the listing and its upload (a different size
+    /// or type: [`AssetsError::FileChanged`](super::assets::AssetsError::FileChanged); the
+    /// request is then cut off, so the server never receives a complete body),
+    /// [`Error::InvalidInput`] for a request that breaks the spec's rules, or the API's error.
     pub async fn send(self) -> Result<Deployed, Error> {
         let env_vars = deploy_env_vars(self.env_vars)?;
         let assets = self.assets.clone();
-        let collected = tokio::task::spawn_blocking(move || assets.collect())
+        let listing = tokio::task::spawn_blocking(move || assets.entries())
             .await
             .map_err(|e| Error::Stream(format!("the directory walk was interrupted: {e}")))??;
-        let body = types::DeployRequest {
-            assets: collected.assets.into_iter().collect(),
+        let template = types::DeployRequest {
+            assets: Default::default(),
             config: self.config,
             env_vars,
             labels: self.labels.into_iter().collect(),
@@ -119,20 +144,77 @@ impl<'a> DeployDirectory<'a> {
             preview: self.preview.unwrap_or(false),
             production: self.production.unwrap_or(true),
         };
-        let revision = self
-            .client
-            .deploy_app()
-            .app(self.app)
-            .body(body)
-            .send()
-            .await
-            .map_err(Error::from)?
-            .into_inner();
+        let body = DeployBody::new(&template, listing.entries)?;
+        let revision = send_streamed(self.client, &self.app, body, listing.summary).await?;
         Ok(Deployed {
             revision,
-            summary: collected.summary,
+            summary: listing.summary,
         })
     }
+}
+
+/// Sends deployApp through the client's hooks with `body` streamed.
+async fn send_streamed(
+    client: &Client,
+    app: &str,
+    body: DeployBody,
+    summary: AssetsSummary,
+) -> Result<types::Revision, Error> {
+    let url = format!(
+        "{}/apps/{}/deploy",
+        client.baseurl(),
+        progenitor_client::encode_path(app)
+    );
+    // The hooks see the body with empty contents: validation reads it before any file is.
+    let mut request = client
+        .client()
+        .post(url)
+        .header(ACCEPT, "application/json")
+        .header(CONTENT_TYPE, "application/json")
+        .header("api-version", Client::api_version())
+        .body(body.skeleton())
+        .build()
+        .map_err(Error::Transport)?;
+    let info = OperationInfo {
+        operation_id: "deploy_app",
+    };
+    client
+        .pre::<types::Error>(&mut request, &info)
+        .await
+        .map_err(Error::from)?;
+
+    let upload = Duration::from_secs(summary.total_bytes / (1024 * 1024));
+    let timeout = request.timeout().map(|t| *t + upload);
+    *request.timeout_mut() = timeout;
+    let failure = Arc::new(Mutex::new(None));
+    let seen = Arc::clone(&failure);
+    let chunks = body.into_stream().map_err(move |error| {
+        let message = error.to_string();
+        if let Ok(mut slot) = seen.lock() {
+            *slot = Some(error);
+        }
+        io::Error::other(message)
+    });
+    *request.body_mut() = Some(reqwest::Body::wrap_stream(chunks));
+
+    let result = client.exec(request, &info).await;
+    // A file that changed mid-upload is the cause, whatever the transport made of it.
+    if let Some(error) = failure.lock().ok().and_then(|mut slot| slot.take()) {
+        return Err(Error::Assets(error));
+    }
+    client
+        .post::<types::Error>(&result, &info)
+        .await
+        .map_err(Error::from)?;
+    let response = result.map_err(Error::Transport)?;
+    if !response.status().is_success() {
+        return Err(Error::from_response(response).await);
+    }
+    let bytes = response.bytes().await.map_err(Error::Transport)?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
+        what: "Revision".into(),
+        message: e.to_string(),
+    })
 }
 
 /// Checks each env var with the spec's rules (the generated newtypes carry them).

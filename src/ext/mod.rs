@@ -7,6 +7,7 @@ pub mod apps;
 pub mod assets;
 pub(crate) mod call;
 pub mod deploy;
+pub mod deploy_body;
 pub mod env;
 pub mod link;
 pub mod ndjson;
@@ -17,6 +18,7 @@ pub mod wait;
 
 pub use apps::ListAppsByLabels;
 pub use deploy::{DeployDirectory, Deployed};
+pub use deploy_body::DeployBody;
 pub use env::{AppUpdate, Contexts, EnvVarPatch, ValuePatch};
 pub use pagination::{Page, Pages, Paginated};
 pub use streams::{

@@ -78,6 +78,7 @@ async fn the_binary_prints_its_base_url_serves_and_exits_0_on_sigterm() {
         .parse()
         .unwrap();
     assert_ne!(port, 0, "port 0 shows the port picked");
+    crate::support::install_tls_provider();
     let client = reqwest::Client::new();
     let reply = Reply::read(
         client
@@ -116,6 +117,7 @@ async fn the_binary_flags_set_the_token_the_build_delay_and_faults() {
         "listApps:status=503:times=1",
     ]);
     let url = running.base_url.clone();
+    crate::support::install_tls_provider();
     let client = reqwest::Client::new();
     let get = |token: &'static str| client.get(format!("{url}/apps")).bearer_auth(token).send();
     Reply::read(get("ddo_flag").await.unwrap())

@@ -16,6 +16,12 @@ use serde_json::{json, Value};
 /// How long any wait in a test may take before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
+/// Gives rustls ring's crypto. In a workspace build, reqwest carries the client crate's
+/// `rustls-no-provider` feature, and then builds no client without a provider installed.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// An emulator and a client that carries its token.
 pub struct Api {
     pub emulator: Emulator,
@@ -30,6 +36,7 @@ impl Api {
 
     pub fn with(config: EmulatorConfig) -> Api {
         let emulator = Emulator::start_with(config).expect("the emulator starts");
+        install_tls_provider();
         let http = reqwest::Client::builder()
             .timeout(PATIENCE)
             .build()
