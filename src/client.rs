@@ -240,18 +240,31 @@ impl ClientBuilder {
     /// # Errors
     /// [`Error::Config`] when `DENO_DEPLOY_TOKEN` is unset or empty.
     pub fn from_env() -> Result<Self, Error> {
-        let token = std::env::var(TOKEN_ENV).unwrap_or_default();
-        if token.trim().is_empty() {
-            return Err(Error::Config(format!(
-                "{TOKEN_ENV} is not set: create an access token in the Deno Deploy dashboard \
-                 and export it"
-            )));
-        }
-        let mut builder = Self::default().token(token);
-        if let Ok(url) = std::env::var(API_URL_ENV) {
-            if !url.trim().is_empty() {
-                builder = builder.base_url(url);
+        Self::from_vars(
+            std::env::var(TOKEN_ENV).ok(),
+            std::env::var(API_URL_ENV).ok(),
+        )
+    }
+
+    /// [`Self::from_env`] with the two variables' values given.
+    fn from_vars(token: Option<String>, url: Option<String>) -> Result<Self, Error> {
+        let token = match token {
+            Some(token) if !token.trim().is_empty() => token,
+            missing => {
+                let state = if missing.is_some() {
+                    "empty"
+                } else {
+                    "not set"
+                };
+                return Err(Error::Config(format!(
+                    "{TOKEN_ENV} is {state}: create an access token in the Deno Deploy \
+                     dashboard and export it"
+                )));
             }
+        };
+        let mut builder = Self::default().token(token);
+        if let Some(url) = url.filter(|url| !url.trim().is_empty()) {
+            builder = builder.base_url(url);
         }
         Ok(builder)
     }
@@ -331,12 +344,18 @@ impl ClientBuilder {
     /// Builds the client.
     ///
     /// # Errors
-    /// [`Error::Config`] for a missing token, a base URL that does not parse, is not
-    /// `https` (or `http` on loopback), or a user agent that is not a valid header value.
+    /// [`Error::Config`] for a missing, empty or blank token, a base URL that does not parse,
+    /// is not `https` (or `http` on loopback) or carries a user name or password, or a user
+    /// agent that is not a valid header value.
     pub fn build(self) -> Result<Client, Error> {
         let token = self
             .token
             .ok_or_else(|| Error::Config(format!("token: missing (set it or {TOKEN_ENV})")))?;
+        if token.expose().trim().is_empty() {
+            return Err(Error::Config(format!(
+                "token: empty (set an access token, or {TOKEN_ENV})"
+            )));
+        }
         let base_url = parse_base_url(&self.base_url, self.allow_insecure_http)?;
         let user_agent = HeaderValue::try_from(self.user_agent)
             .map_err(|_| Error::Config("user_agent: must be a valid header value".into()))?;
@@ -404,8 +423,14 @@ fn ensure_tls_provider() -> Result<(), Error> {
 }
 
 fn parse_base_url(raw: &str, allow_insecure_http: bool) -> Result<Url, Error> {
+    let shown = without_userinfo(raw);
     let url = Url::parse(raw.trim())
-        .map_err(|e| Error::Config(format!("base_url: {raw:?} is not a URL: {e}")))?;
+        .map_err(|e| Error::Config(format!("base_url: {shown:?} is not a URL: {e}")))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::Config(
+            "base_url: must not carry a user name or password (the token authenticates)".into(),
+        ));
+    }
     let loopback = match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -429,7 +454,7 @@ fn parse_base_url(raw: &str, allow_insecure_http: bool) -> Result<Url, Error> {
         }
     }
     if url.cannot_be_a_base() || url.host().is_none() {
-        return Err(Error::Config(format!("base_url: {raw:?} has no host")));
+        return Err(Error::Config(format!("base_url: {shown:?} has no host")));
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(Error::Config(
@@ -437,6 +462,19 @@ fn parse_base_url(raw: &str, allow_insecure_http: bool) -> Result<Url, Error> {
         ));
     }
     Ok(url)
+}
+
+/// `raw` with any `user:password@` before the host left out, for messages about a URL that
+/// may not even parse.
+fn without_userinfo(raw: &str) -> String {
+    let Some((scheme, rest)) = raw.split_once("://") else {
+        return raw.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => raw.to_owned(),
+    }
 }
 
 /// Whether a request of `operation` to `url` answers with a stream (progress, or logs followed
@@ -462,6 +500,67 @@ mod tests {
     fn a_missing_token_is_a_clear_error() {
         let err = Client::builder().build().unwrap_err();
         assert!(err.to_string().contains("token: missing"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_or_blank_token_is_a_clear_error() {
+        for token in ["", "   ", "\t\n"] {
+            let err = Client::builder().token(token).build().unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "configuration: token: empty (set an access token, or DENO_DEPLOY_TOKEN)",
+                "{token:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_empty_or_blank_token_in_the_environment_is_a_clear_error() {
+        let message = |token: Option<&str>| {
+            ClientBuilder::from_vars(token.map(str::to_owned), None)
+                .unwrap_err()
+                .to_string()
+        };
+        let expected = |state: &str| {
+            format!(
+                "configuration: DENO_DEPLOY_TOKEN is {state}: create an access token in the \
+                 Deno Deploy dashboard and export it"
+            )
+        };
+        assert_eq!(message(Some("")), expected("empty"));
+        assert_eq!(message(Some("  \t")), expected("empty"));
+        assert_eq!(message(None), expected("not set"));
+        let builder = ClientBuilder::from_vars(Some("ddo_x".into()), Some(" ".into())).unwrap();
+        assert_eq!(builder.base_url, DEFAULT_BASE_URL);
+    }
+
+    #[test]
+    fn a_base_url_with_a_user_name_or_password_is_refused_without_echoing_it() {
+        for url in [
+            "http://user:pass-Wq4@127.0.0.1:1/v2",
+            "https://user@api.example.invalid/v2",
+            "https://:pass-Wq4@api.example.invalid/v2",
+        ] {
+            let err = Client::builder()
+                .token("ddo_x")
+                .base_url(url)
+                .build()
+                .unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "configuration: base_url: must not carry a user name or password (the token \
+                 authenticates)",
+                "{url}"
+            );
+        }
+        // One that does not parse is echoed without its user name and password.
+        let err = Client::builder()
+            .token("ddo_x")
+            .base_url("https://user:pass-Wq4@[bad/v2")
+            .build()
+            .unwrap_err();
+        assert!(!err.to_string().contains("pass-Wq4"), "{err}");
+        assert!(err.to_string().contains("https://[bad/v2"), "{err}");
     }
 
     #[test]

@@ -39,8 +39,9 @@ pub enum Error {
         /// The URL without its query.
         url: String,
     },
-    /// The request could not be sent, or the connection broke.
-    #[error("transport: {0}")]
+    /// The request could not be sent, or the connection broke. Its message says which (timed
+    /// out, could not connect, broke mid-body), then the cause.
+    #[error("transport: {kind}: {0}", kind = transport_kind(.0))]
     Transport(#[source] reqwest::Error),
     /// A response body does not match the spec's schema.
     #[error("cannot decode the {what}: {message}")]
@@ -79,6 +80,26 @@ pub enum Error {
     /// Collecting a directory into assets failed.
     #[error(transparent)]
     Assets(#[from] crate::ext::assets::AssetsError),
+}
+
+/// What happened to a request that got no usable answer, in words a person can act on.
+fn transport_kind(error: &reqwest::Error) -> &'static str {
+    if error.is_connect() && error.is_timeout() {
+        "timed out connecting to the server (the client's connect timeout ran out)"
+    } else if error.is_timeout() {
+        "timed out waiting for the server (the client's request timeout ran out, or a stream's \
+         idle timeout)"
+    } else if error.is_connect() {
+        "could not connect to the server"
+    } else if error.is_body() || error.is_decode() {
+        "the connection broke while the body was being transferred"
+    } else if error.is_redirect() {
+        "a redirect could not be followed"
+    } else if error.is_builder() {
+        "the request could not be built"
+    } else {
+        "the request could not be sent, or the connection broke"
+    }
 }
 
 /// An error status from the API, with what the server said about it.
@@ -261,10 +282,10 @@ impl From<progenitor_client::Error<types::Error>> for Error {
                     field: field.to_owned(),
                     rule: "is required".into(),
                 },
-                None => Error::InvalidInput {
-                    field: field_of_conversion(&message),
-                    rule: message,
-                },
+                None => {
+                    let (field, rule) = conversion_rule(&message);
+                    Error::InvalidInput { field, rule }
+                }
             },
             Raw::CommunicationError(e) | Raw::ResponseBodyError(e) => Error::Transport(e),
             Raw::InvalidUpgrade(e) => Error::Transport(e),
@@ -306,7 +327,8 @@ fn from_hook_message(message: String) -> Error {
     Error::Config(message)
 }
 
-/// The generated builders report `conversion to `T` for <field> failed`; pull out the field.
+/// The generated builders report `conversion to `T` for <field> failed`, sometimes with `: why`
+/// after it; pull out the field.
 fn field_of_conversion(message: &str) -> String {
     message
         .split(" for ")
@@ -314,6 +336,55 @@ fn field_of_conversion(message: &str) -> String {
         .and_then(|rest| rest.split_whitespace().next())
         .map(|field| field.trim_end_matches(':').to_owned())
         .unwrap_or_else(|| "request".to_owned())
+}
+
+/// The field and the rule, in plain words, of a generated builder's conversion failure: the
+/// message names a Rust type (`:: std :: num :: NonZeroU64`), which means nothing to a caller.
+fn conversion_rule(message: &str) -> (String, String) {
+    let field = field_of_conversion(message);
+    if let Some((_, why)) = message.split_once(" failed: ") {
+        // A body's builder: its own message names the field it is about.
+        if let Some(inner) = why.strip_prefix("no value supplied for ") {
+            return (inner.trim().to_owned(), "is required".into());
+        }
+        if let Some((inner, why)) = why
+            .strip_prefix("error converting supplied value for ")
+            .and_then(|rest| rest.split_once(": "))
+        {
+            return (inner.to_owned(), without_type_paths(why));
+        }
+        return (field, without_type_paths(why));
+    }
+    let target = message
+        .split('`')
+        .nth(1)
+        .unwrap_or_default()
+        .replace(' ', "");
+    let rule = if target.contains("NonZero") {
+        "must be at least 1"
+    } else if target.contains("DateTime") {
+        "must be an RFC 3339 date-time"
+    } else {
+        "is not an accepted value"
+    };
+    (field, rule.into())
+}
+
+/// `text` with any backquoted Rust type path (one holding `::`) left out.
+fn without_type_paths(text: &str) -> String {
+    let mut kept = String::with_capacity(text.len());
+    for (i, part) in text.split('`').enumerate() {
+        match i % 2 {
+            0 => kept.push_str(part),
+            _ if part.contains("::") => {}
+            _ => {
+                kept.push('`');
+                kept.push_str(part);
+                kept.push('`');
+            }
+        }
+    }
+    kept.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -351,5 +422,44 @@ mod tests {
         let raw = "conversion to `CreateAppRequestSlug` for slug failed: doesn't match pattern";
         assert_eq!(field_of_conversion(raw), "slug");
         assert_eq!(field_of_conversion("something else"), "request");
+    }
+
+    #[test]
+    fn a_conversion_failure_reads_as_a_rule_without_rust_type_paths() {
+        let cases = [
+            (
+                "conversion to `:: std :: num :: NonZeroU64` for limit failed",
+                ("limit", "must be at least 1"),
+            ),
+            (
+                "conversion to `:: chrono :: DateTime < :: chrono :: offset :: Utc >` for start failed",
+                ("start", "must be an RFC 3339 date-time"),
+            ),
+            (
+                "conversion to `GetAppLogsLevel` for level failed",
+                ("level", "is not an accepted value"),
+            ),
+            (
+                "conversion to `CreateAppRequest` for body failed: no value supplied for slug",
+                ("slug", "is required"),
+            ),
+            (
+                "conversion to `DeployRequest` for body failed: error converting supplied value \
+                 for config: a `:: std :: string :: String` is too long",
+                ("config", "a is too long"),
+            ),
+        ];
+        for (message, (field, rule)) in cases {
+            let error = Error::from(progenitor_client::Error::<types::Error>::InvalidRequest(
+                message.to_owned(),
+            ));
+            match error {
+                Error::InvalidInput { field: f, rule: r } => {
+                    assert_eq!((f.as_str(), r.as_str()), (field, rule), "{message}");
+                    assert!(!r.contains("::"), "{r}");
+                }
+                other => panic!("expected InvalidInput, got {other}"),
+            }
+        }
     }
 }

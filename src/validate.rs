@@ -48,6 +48,9 @@ pub(crate) fn check_request(operation: &str, request: &reqwest::Request) -> Resu
         return Ok(());
     };
     let checker = Checker { spec };
+    if let Some((template, _)) = OPERATIONS.get(operation) {
+        check_path(template, request.url().path())?;
+    }
 
     let query: Vec<(String, String)> = request.url().query_pairs().into_owned().collect();
     for param in op
@@ -118,6 +121,29 @@ fn invalid(field: &str, rule: &str) -> Error {
     }
 }
 
+/// Every path parameter must be filled: an empty one would address another resource (`/apps/`
+/// is the list of apps) or none. `path` ends with `template`'s segments, after the base URL's.
+fn check_path(template: &str, path: &str) -> Result<(), Error> {
+    let names = template.trim_start_matches('/').split('/').rev();
+    for (name, segment) in names.zip(path.split('/').rev()) {
+        if let Some(param) = name.strip_prefix('{').and_then(|n| n.strip_suffix('}')) {
+            if segment.is_empty() {
+                return Err(invalid(param, "must not be empty"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A path parameter that a hand-written call puts in its URL itself, checked before any other
+/// work: it must not be empty.
+pub(crate) fn path_param(name: &str, value: &str) -> Result<(), Error> {
+    if value.is_empty() {
+        return Err(invalid(name, "must not be empty"));
+    }
+    Ok(())
+}
+
 /// `end` must not come before `start` (getAppLogs); both are RFC 3339 date-times.
 fn check_time_range(operation: &str, query: &[(String, String)]) -> Result<(), Error> {
     if operation != "get_app_logs" {
@@ -161,11 +187,12 @@ fn query_value(raw: &str, schema: &Value) -> Value {
 
 /// The operation whose `operationId`, in snake case, is `operation`.
 fn find_operation(_spec: &Value, operation: &str) -> Option<&'static Value> {
-    OPERATIONS.get(operation).copied()
+    OPERATIONS.get(operation).map(|(_, op)| *op)
 }
 
-/// The spec's operations by snake-case id, indexed once: every request looks one up.
-static OPERATIONS: LazyLock<std::collections::HashMap<String, &'static Value>> =
+/// The spec's operations by snake-case id, with their path template, indexed once: every
+/// request looks one up.
+static OPERATIONS: LazyLock<std::collections::HashMap<String, (&'static str, &'static Value)>> =
     LazyLock::new(|| {
         let paths = SPEC
             .as_ref()
@@ -173,12 +200,12 @@ static OPERATIONS: LazyLock<std::collections::HashMap<String, &'static Value>> =
             .and_then(Value::as_object);
         paths
             .into_iter()
-            .flat_map(|paths| paths.values())
-            .filter_map(Value::as_object)
-            .flat_map(|item| item.values())
-            .filter_map(|op| {
+            .flat_map(|paths| paths.iter())
+            .filter_map(|(path, item)| Some((path.as_str(), item.as_object()?)))
+            .flat_map(|(path, item)| item.values().map(move |op| (path, op)))
+            .filter_map(|(path, op)| {
                 let id = op.get("operationId").and_then(Value::as_str)?;
-                Some((snake_case(id), op))
+                Some((snake_case(id), (path, op)))
             })
             .collect()
     });
@@ -488,6 +515,30 @@ mod tests {
         assert!(find_operation(spec, "list_apps").is_some());
         assert!(find_operation(spec, "stream_revision_progress").is_some());
         assert_eq!(snake_case("getAppLogs"), "get_app_logs");
+    }
+
+    #[test]
+    fn an_empty_path_parameter_is_named_and_refused() {
+        let cases = [
+            ("get_app", "https://h/v2/apps/", "app"),
+            ("deploy_app", "https://h/v2/apps//deploy", "app"),
+            ("get_revision", "https://h/v2/revisions/", "revision"),
+            (
+                "get_app_logs",
+                "https://h/v2/apps//logs?start=2026-01-01T00:00:00Z",
+                "app",
+            ),
+        ];
+        for (operation, url, param) in cases {
+            let r = request("GET", url, None);
+            assert_eq!(
+                field_and_rule(check_request(operation, &r)),
+                (param.into(), "must not be empty".into()),
+                "{operation}"
+            );
+        }
+        let filled = request("GET", "https://h/v2/apps/my-app", None);
+        assert!(check_request("get_app", &filled).is_ok());
     }
 
     #[test]

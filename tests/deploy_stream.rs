@@ -296,3 +296,59 @@ async fn a_file_that_shrinks_during_the_upload_fails_the_deploy_with_file_change
         "no complete body reached the server"
     );
 }
+
+#[tokio::test]
+async fn a_deploy_sends_secret_env_vars_flagged_and_its_debug_never_shows_a_value() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tree(dir.path());
+    let (url, captured) = capture_server(202).await;
+    let client = client(&url);
+
+    let deploy = client
+        .deploy_directory("my-app", dir.path())
+        .env_var("REGION", "plain-value-Qx7")
+        .secret_env_var("API_KEY", "TOPSECRET-Vb3");
+    let text = format!("{deploy:?}");
+    assert!(
+        text.contains("API_KEY") && text.contains("REGION"),
+        "{text}"
+    );
+    assert!(text.contains("<redacted>"), "{text}");
+    for value in ["plain-value-Qx7", "TOPSECRET-Vb3", "ddo_test_token"] {
+        assert!(
+            !text.contains(value),
+            "the deploy's Debug shows {value:?}: {text}"
+        );
+    }
+    deploy.send().await.unwrap();
+
+    let seen = captured.lock().unwrap();
+    let sent: serde_json::Value = serde_json::from_slice(&seen.bodies[0]).unwrap();
+    assert_eq!(
+        sent["env_vars"],
+        serde_json::json!([
+            {"key": "REGION", "value": "plain-value-Qx7", "secret": false},
+            {"key": "API_KEY", "value": "TOPSECRET-Vb3", "secret": true},
+        ])
+    );
+}
+
+#[tokio::test]
+async fn a_deploy_to_an_empty_app_id_is_refused_before_the_directory_is_read() {
+    let (url, captured) = capture_server(202).await;
+    let err = client(&url)
+        .deploy_directory("", "/nonexistent/dir/never/listed")
+        .send()
+        .await
+        .unwrap_err();
+    match &err {
+        Error::InvalidInput { field, rule } => {
+            assert_eq!(
+                (field.as_str(), rule.as_str()),
+                ("app", "must not be empty")
+            )
+        }
+        other => panic!("expected InvalidInput, got {other}"),
+    }
+    assert_eq!(captured.lock().unwrap().bodies.len(), 0);
+}

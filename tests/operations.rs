@@ -306,7 +306,7 @@ async fn invalid_input_is_refused_before_anything_is_sent() {
         (
             "an app list limit of 0",
             "limit",
-            "",
+            "must be at least 1",
             refused(client.list_apps().limit(0u64).send().await),
         ),
         (
@@ -324,7 +324,7 @@ async fn invalid_input_is_refused_before_anything_is_sent() {
         (
             "a log limit of 0",
             "limit",
-            "",
+            "must be at least 1",
             refused(
                 client
                     .get_app_logs()
@@ -384,6 +384,111 @@ async fn invalid_input_is_refused_before_anything_is_sent() {
         before,
         "nothing reached the server"
     );
+}
+
+#[tokio::test]
+async fn an_empty_path_id_is_refused_by_every_operation_before_anything_is_sent() {
+    let (emulator, client) = start();
+    let now = chrono::Utc::now();
+    let cases: Vec<(&str, &str, Error)> = vec![
+        (
+            "getApp",
+            "app",
+            refused(client.get_app().app("").send().await),
+        ),
+        (
+            "deleteApp",
+            "app",
+            refused(client.delete_app().app("").send().await),
+        ),
+        (
+            "updateApp",
+            "app",
+            refused(
+                client
+                    .update_app()
+                    .app("")
+                    .body(AppUpdate::new())
+                    .send()
+                    .await,
+            ),
+        ),
+        (
+            "deployApp",
+            "app",
+            refused(
+                client
+                    .deploy_app()
+                    .app("")
+                    .body(deploy_request(hello_assets()))
+                    .send()
+                    .await,
+            ),
+        ),
+        (
+            "listRevisions",
+            "app",
+            refused(client.list_revisions().app("").send().await),
+        ),
+        (
+            "getAppLogs",
+            "app",
+            refused(client.get_app_logs().app("").start(now).send().await),
+        ),
+        (
+            "getRevision",
+            "revision",
+            refused(client.get_revision().revision("").send().await),
+        ),
+        (
+            "deleteRevision",
+            "revision",
+            refused(client.delete_revision().revision("").send().await),
+        ),
+        (
+            "cancelRevision",
+            "revision",
+            refused(client.cancel_revision().revision("").send().await),
+        ),
+        (
+            "wait_for_revision",
+            "revision",
+            client.wait_for_revision("").send().await.unwrap_err(),
+        ),
+        (
+            "revision_progress",
+            "revision",
+            client
+                .revision_progress("")
+                .stream()
+                .try_collect::<Vec<_>>()
+                .await
+                .unwrap_err(),
+        ),
+        (
+            "follow_logs",
+            "app",
+            client
+                .follow_logs("", now)
+                .stream()
+                .try_collect::<Vec<_>>()
+                .await
+                .unwrap_err(),
+        ),
+    ];
+    for (case, expected_field, error) in cases {
+        match error {
+            Error::InvalidInput { field, rule } => {
+                assert_eq!(
+                    (field.as_str(), rule.as_str()),
+                    (expected_field, "must not be empty"),
+                    "{case}"
+                );
+            }
+            other => panic!("{case}: expected InvalidInput, got {other:?}"),
+        }
+    }
+    assert_eq!(emulator.request_count(), 0, "nothing reached the server");
 }
 
 #[tokio::test]

@@ -242,9 +242,12 @@ async fn an_invalid_limit_fails_before_any_request_is_sent() {
         .pages()
         .try_collect()
         .await;
-    assert!(
-        matches!(paged, Err(Error::InvalidInput { .. })),
-        "{paged:?}"
-    );
+    match paged {
+        Err(Error::InvalidInput { field, rule }) => {
+            assert_eq!(field, "limit");
+            assert_eq!(rule, "must be at least 1");
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(server.seen().is_empty());
 }

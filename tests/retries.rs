@@ -362,3 +362,64 @@ async fn each_retry_logs_one_warning_with_its_cause_and_never_the_token() {
     }
     assert!(!logged.text().contains(TOKEN));
 }
+
+#[tokio::test]
+async fn a_transport_error_says_whether_it_timed_out_could_not_connect_or_broke_mid_body() {
+    let emulator = start();
+    let troubled = client(emulator.base_url())
+        .request_timeout(Duration::from_millis(300))
+        .max_retries(0)
+        .build()
+        .unwrap();
+    create(&troubled, "troubled").await;
+
+    emulator.inject(Operation::GetApp, Fault::stall());
+    let stalled: Error = troubled
+        .get_app()
+        .app("troubled")
+        .send()
+        .await
+        .unwrap_err()
+        .into();
+    assert!(
+        stalled.to_string().starts_with(
+            "transport: timed out waiting for the server (the client's request timeout ran out"
+        ),
+        "{stalled}"
+    );
+
+    emulator.inject(Operation::GetApp, Fault::reset_mid_body());
+    let broken: Error = troubled
+        .get_app()
+        .app("troubled")
+        .send()
+        .await
+        .unwrap_err()
+        .into();
+    assert!(
+        broken
+            .to_string()
+            .starts_with("transport: the connection broke while the body was being transferred: "),
+        "{broken}"
+    );
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let nowhere = client(&format!("http://127.0.0.1:{port}/v2"))
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let refused: Error = nowhere.list_apps().send().await.unwrap_err().into();
+    assert!(
+        refused
+            .to_string()
+            .starts_with("transport: could not connect to the server: "),
+        "{refused}"
+    );
+    for error in [&stalled, &broken, &refused] {
+        assert!(!error.to_string().contains(TOKEN), "{error}");
+    }
+}

@@ -74,9 +74,18 @@ fn a_secret_env_var_patch_never_shows_its_value() {
     let update = AppUpdate::new().env_var(patch.clone());
     assert_clean("patch", &format!("{patch:?}"));
     assert_clean("update", &format!("{update:?}"));
-    // A value that is not secret is shown, so the redaction is not blanket.
-    let plain = EnvVarPatch::set("REGION", "eu-plain-value");
-    assert!(format!("{plain:?}").contains("eu-plain-value"));
+    // A value set without the secret flag may rotate an existing secret by key: it is hidden
+    // too, while the key and the kind of change still show.
+    let rotate = EnvVarPatch::set("API_KEY", SECRET_VALUE);
+    let text = format!("{rotate:?}");
+    assert_clean("rotating patch", &text);
+    assert!(
+        text.contains("API_KEY") && text.contains("Set(<redacted>)"),
+        "{text}"
+    );
+    assert_clean("value", &format!("{:?}", rotate.value));
+    let delete = EnvVarPatch::delete("env_01");
+    assert!(format!("{delete:?}").contains("Delete"));
 }
 
 #[test]

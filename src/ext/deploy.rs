@@ -30,7 +30,9 @@ pub struct Deployed {
 }
 
 /// A deploy of a directory; see [`Client::deploy_directory`].
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` output shows env var keys but never their values.
+#[derive(Clone)]
 #[must_use = "call .send() to deploy"]
 pub struct DeployDirectory<'a> {
     client: &'a Client,
@@ -40,7 +42,40 @@ pub struct DeployDirectory<'a> {
     production: Option<bool>,
     preview: Option<bool>,
     labels: BTreeMap<String, String>,
-    env_vars: Vec<(String, String)>,
+    env_vars: Vec<DeployEnvVar>,
+}
+
+/// One revision-scoped env var of a deploy.
+#[derive(Clone)]
+struct DeployEnvVar {
+    key: String,
+    value: String,
+    secret: bool,
+}
+
+impl std::fmt::Debug for DeployEnvVar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvVar")
+            .field("key", &self.key)
+            .field("value", &"<redacted>")
+            .field("secret", &self.secret)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for DeployDirectory<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeployDirectory")
+            .field("client", &self.client)
+            .field("app", &self.app)
+            .field("assets", &self.assets)
+            .field("config", &self.config)
+            .field("production", &self.production)
+            .field("preview", &self.preview)
+            .field("labels", &self.labels)
+            .field("env_vars", &self.env_vars)
+            .finish()
+    }
 }
 
 impl Client {
@@ -106,7 +141,25 @@ impl<'a> DeployDirectory<'a> {
     /// Reported by [`Self::send`], before anything is sent: a key or value that breaks the
     /// spec's rules.
     pub fn env_var(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.env_vars.push((key.into(), value.into()));
+        self.env_vars.push(DeployEnvVar {
+            key: key.into(),
+            value: value.into(),
+            secret: false,
+        });
+        self
+    }
+
+    /// Adds a revision-scoped secret env var: the API stores it but never returns its value.
+    ///
+    /// # Errors
+    /// Reported by [`Self::send`], before anything is sent: a key or value that breaks the
+    /// spec's rules.
+    pub fn secret_env_var(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env_vars.push(DeployEnvVar {
+            key: key.into(),
+            value: value.into(),
+            secret: true,
+        });
         self
     }
 
@@ -128,8 +181,10 @@ impl<'a> DeployDirectory<'a> {
     /// not UTF-8, ...) or a file changed between the listing and its upload (a different size
     /// or type: [`AssetsError::FileChanged`](super::assets::AssetsError::FileChanged); the
     /// request is then cut off, so the server never receives a complete body),
-    /// [`Error::InvalidInput`] for a request that breaks the spec's rules, or the API's error.
+    /// [`Error::InvalidInput`] for a request that breaks the spec's rules (an empty app id
+    /// included), or the API's error.
     pub async fn send(self) -> Result<Deployed, Error> {
+        crate::validate::path_param("app", &self.app)?;
         let env_vars = deploy_env_vars(self.env_vars)?;
         let assets = self.assets.clone();
         let listing = tokio::task::spawn_blocking(move || assets.entries())
@@ -218,9 +273,7 @@ async fn send_streamed(
 }
 
 /// Checks each env var with the spec's rules (the generated newtypes carry them).
-fn deploy_env_vars(
-    env_vars: Vec<(String, String)>,
-) -> Result<Vec<types::EnvVarInputForDeploy>, Error> {
+fn deploy_env_vars(env_vars: Vec<DeployEnvVar>) -> Result<Vec<types::EnvVarInputForDeploy>, Error> {
     let invalid = |i: usize, name: &str, rule: String| Error::InvalidInput {
         field: format!("env_vars[{i}].{name}"),
         rule,
@@ -228,13 +281,13 @@ fn deploy_env_vars(
     env_vars
         .into_iter()
         .enumerate()
-        .map(|(i, (key, value))| {
+        .map(|(i, DeployEnvVar { key, value, secret })| {
             Ok(types::EnvVarInputForDeploy {
                 contexts: None,
                 key: key
                     .parse()
                     .map_err(|e: types::error::ConversionError| invalid(i, "key", e.to_string()))?,
-                secret: false,
+                secret,
                 value: value.parse().map_err(|e: types::error::ConversionError| {
                     invalid(i, "value", e.to_string())
                 })?,

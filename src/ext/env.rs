@@ -108,8 +108,9 @@ impl AppUpdate {
 
 /// One env var change in an [`AppUpdate`]: create, update, or delete a variable.
 ///
-/// Its `Debug` output shows a value only when the patch does not mark it secret.
-#[derive(Clone, Serialize, schemars::JsonSchema)]
+/// Its `Debug` output never shows a value it sets, secret or not (the variable may be a secret
+/// already, rotated by key).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct EnvVarPatch {
     /// The id of the existing variable to change.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -129,24 +130,8 @@ pub struct EnvVarPatch {
     pub contexts: Option<Contexts>,
 }
 
-impl std::fmt::Debug for EnvVarPatch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let value: &dyn std::fmt::Debug = match (&self.value, self.secret) {
-            (ValuePatch::Set(_), Some(true)) => &"<redacted secret>",
-            (value, _) => value,
-        };
-        f.debug_struct("EnvVarPatch")
-            .field("id", &self.id)
-            .field("key", &self.key)
-            .field("value", value)
-            .field("secret", &self.secret)
-            .field("contexts", &self.contexts)
-            .finish()
-    }
-}
-
-/// What a patch does to a variable's value.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What a patch does to a variable's value. Its `Debug` output never shows a value it sets.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub enum ValuePatch {
     /// Leave the value as it is (the field is absent from the JSON).
     #[default]
@@ -155,6 +140,16 @@ pub enum ValuePatch {
     Set(String),
     /// Delete the variable (`"value": null`).
     Delete,
+}
+
+impl std::fmt::Debug for ValuePatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ValuePatch::Keep => f.write_str("Keep"),
+            ValuePatch::Set(_) => f.write_str("Set(<redacted>)"),
+            ValuePatch::Delete => f.write_str("Delete"),
+        }
+    }
 }
 
 impl ValuePatch {

@@ -102,8 +102,10 @@ impl<'a> WaitForRevision<'a> {
     /// # Errors
     /// [`Error::RevisionFailed`] with the server's `failure_reason` when the build failed or
     /// was skipped; [`Error::Timeout`] when the overall timeout runs out; the API's error when
-    /// getRevision itself fails (an unknown revision is a 404).
+    /// getRevision itself fails (an unknown revision is a 404); [`Error::InvalidInput`] for
+    /// an empty revision id, before anything is sent.
     pub async fn send(mut self) -> Result<types::Revision, Error> {
+        crate::validate::path_param("revision", &self.revision)?;
         let deadline = Instant::now() + self.timeout;
         let what = format!("waiting for revision {}", self.revision);
         let seconds = self.timeout.as_secs_f64();
