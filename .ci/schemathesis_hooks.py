@@ -54,6 +54,8 @@ SPEC_GAPS = [
     # Only a queued or building revision can be cancelled; cancelRevision lists no 409.
     (UndefinedStatusCode, "POST /revisions/{revision}/cancel", 409,
      ("revision_not_cancellable", "")),
+    # A revision serving traffic cannot be deleted; deleteRevision lists no 409.
+    (UndefinedStatusCode, "DELETE /revisions/{revision}", 409, ("revision_serving", "")),
     # The progress stream's schema is `type: string`, which no parsed SSE event can match.
     (JsonSchemaError, "GET /revisions/{revision}/progress", 200, "text/event-stream"),
 ]
