@@ -44,16 +44,25 @@ SPEC_GAPS = [
     (RejectedPositiveData, DEPLOY, 400, ("invalid_env_var", "keys must be unique")),
     # An asset's members depend on its kind and encoding (a symlink needs a target, a file its
     # encoding and content, base64 content must decode), and its path must stay inside the
-    # source folder; the spec requires only `kind` and takes any string as a path.
+    # source folder (no NUL, no backslash); the spec requires only `kind` and takes any string
+    # as a path.
     (RejectedPositiveData, DEPLOY, 400, ("invalid_assets", "target must not be empty")),
     (RejectedPositiveData, DEPLOY, 400, ("invalid_assets", "is required for a")),
     (RejectedPositiveData, DEPLOY, 400, ("invalid_assets", "is not valid base64")),
     (RejectedPositiveData, DEPLOY, 400, ("invalid_assets", "asset path")),
+    # A symlink's target must be relative and, resolved from the link's folder, stay inside.
+    (RejectedPositiveData, DEPLOY, 400, ("invalid_assets", "symlink target")),
     # Renaming an app to a taken slug conflicts, as on create; updateApp lists no 409.
     (UndefinedStatusCode, "PATCH /apps/{app}", 409, ("slug_taken", "")),
     # Only a queued or building revision can be cancelled; cancelRevision lists no 409.
     (UndefinedStatusCode, "POST /revisions/{revision}/cancel", 409,
      ("revision_not_cancellable", "")),
+    # A revision serving traffic cannot be deleted; deleteRevision lists no 409.
+    (UndefinedStatusCode, "DELETE /revisions/{revision}", 409, ("revision_serving", "")),
+    # An Accept that nothing served can satisfy (q=0 refusing every format) is a 406 with an
+    # Error body; getAppLogs and streamRevisionProgress list no 406.
+    (UndefinedStatusCode, "GET /apps/{app}/logs", 406, ("not_acceptable", "")),
+    (UndefinedStatusCode, "GET /revisions/{revision}/progress", 406, ("not_acceptable", "")),
     # The progress stream's schema is `type: string`, which no parsed SSE event can match.
     (JsonSchemaError, "GET /revisions/{revision}/progress", 200, "text/event-stream"),
 ]

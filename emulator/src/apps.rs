@@ -161,7 +161,8 @@ pub(crate) async fn delete(
 }
 
 /// Applies env var updates in order: by `id`, or else by `key` (creating the variable when
-/// no variable has that key); `value: null` deletes.
+/// no variable has that key); `value: null` deletes, and deleting a variable the app does not
+/// have (by id or by key) is refused with `unknown_env_var`.
 fn merge_env_vars(vars: &mut Vec<EnvVarRecord>, updates: Vec<EnvVarUpdate>) -> ApiResult<()> {
     for update in updates {
         let index = match (&update.id, &update.key) {
@@ -215,8 +216,16 @@ fn merge_env_vars(vars: &mut Vec<EnvVarRecord>, updates: Vec<EnvVarUpdate>) -> A
                         update.secret.unwrap_or(false),
                         update.contexts,
                     )),
-                    // Deleting a key that is not set leaves nothing to do.
-                    Some(None) => {}
+                    // Deleting a variable the app does not have is refused, by key as by id.
+                    Some(None) => {
+                        return Err(ApiError::bad_request(
+                            "unknown_env_var",
+                            format!(
+                                "{}.key: the app has no environment variable with key `{key}` to delete",
+                                update.path
+                            ),
+                        ))
+                    }
                     None => {
                         return Err(ApiError::bad_request(
                             "invalid_env_var",
@@ -330,5 +339,20 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.code, "unknown_env_var");
         assert!(err.message.contains("env_vars[0].id"), "{}", err.message);
+    }
+
+    #[test]
+    fn deleting_an_unknown_env_var_key_is_refused_by_name() {
+        let mut vars = vec![EnvVarRecord::new("A".into(), "1".into(), false, None)];
+        let err = merge_env_vars(
+            &mut vars,
+            vec![update("env_vars[1]", None, Some("NOPE"), Some(None))],
+        )
+        .unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(err.code, "unknown_env_var");
+        assert!(err.message.contains("env_vars[1].key"), "{}", err.message);
+        assert!(err.message.contains("`NOPE`"), "{}", err.message);
+        assert_eq!(vars.len(), 1, "nothing was deleted");
     }
 }

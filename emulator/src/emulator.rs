@@ -45,16 +45,18 @@ const DEFAULT_TOKEN: &str = "ddo_emulator_token";
 pub struct EmulatorConfig {
     /// The address to listen on; the default `127.0.0.1:0` picks a free port.
     pub listen: SocketAddr,
-    /// The only bearer token accepted; `None` accepts any token that starts with `ddo_`.
+    /// The only bearer token accepted (not empty, no whitespace); `None` accepts any token that
+    /// starts with `ddo_`.
     pub token: Option<String>,
     /// How long each build stage takes (default 20 ms).
     pub build_delay: Duration,
-    /// How often an idle stream sends a keep-alive (default 5 s).
+    /// How often an idle stream sends a keep-alive (default 5 s; at least 1 ms).
     pub keepalive: Duration,
     /// Faults in force from the start.
     pub faults: Vec<FaultRule>,
     /// The base URL clients reach the API at, when that is not this emulator's own address
-    /// (behind a proxy): next-page links point there. `None` takes the request's `Host`.
+    /// (behind a proxy): next-page links point there. `None` takes the request's `Host`. It
+    /// must be an absolute `http(s)` URL without query or fragment.
     pub public_url: Option<String>,
 }
 
@@ -103,13 +105,84 @@ impl EmulatorConfig {
         self
     }
 
-    /// Start with this fault in force.
+    /// Start with this fault in force (a status fault's status must be 400–599).
     pub fn fault(mut self, target: impl Into<FaultTarget>, fault: Fault) -> Self {
         self.faults.push(FaultRule {
             target: target.into(),
             fault,
         });
         self
+    }
+}
+
+impl EmulatorConfig {
+    /// Checks that every setting can work: `keepalive` of at least 1 ms, a `token` that is not
+    /// empty and has no whitespace or control characters, a `public_url` that is an absolute
+    /// `http(s)` URL without query or fragment, and fault statuses in 400–599.
+    /// [`Emulator::start_with`] runs it first.
+    ///
+    /// # Errors
+    ///
+    /// An [`io::Error`] of kind [`io::ErrorKind::InvalidInput`] naming the setting and the rule.
+    pub fn validate(&self) -> io::Result<()> {
+        let invalid = |message: String| Err(io::Error::new(io::ErrorKind::InvalidInput, message));
+        if self.keepalive < MIN_KEEPALIVE {
+            return invalid(format!(
+                "keepalive must be at least 1 ms, not {:?}: idle streams would send keep-alives in a tight loop",
+                self.keepalive
+            ));
+        }
+        if let Some(token) = &self.token {
+            if let Some(rule) = token_rule(token) {
+                return invalid(format!("token {rule}"));
+            }
+        }
+        if let Some(url) = &self.public_url {
+            if let Some(rule) = public_url_rule(url) {
+                return invalid(format!("public_url `{url}` {rule}"));
+            }
+        }
+        for rule in &self.faults {
+            if let Some(status) = rule.fault.invalid_status() {
+                return invalid(format!(
+                    "fault on {}: status must be an error status from 400 to 599, not {status}",
+                    rule.target
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The shortest keep-alive interval: shorter would send keep-alives in a tight loop.
+const MIN_KEEPALIVE: Duration = Duration::from_millis(1);
+
+/// What is wrong with a token, if anything: it travels as `Authorization: Bearer <token>`.
+fn token_rule(token: &str) -> Option<&'static str> {
+    if token.is_empty() {
+        Some("must not be empty: no request could authenticate")
+    } else if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Some("must not contain whitespace or control characters: it must fit a bearer header")
+    } else {
+        None
+    }
+}
+
+/// What is wrong with a public URL, if anything: next-page links are built on it.
+fn public_url_rule(url: &str) -> Option<&'static str> {
+    const RULE: &str = "must be an absolute http:// or https:// URL without query or fragment";
+    if url.contains(['?', '#']) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some(RULE);
+    }
+    let Ok(uri) = axum::http::Uri::try_from(url) else {
+        return Some(RULE);
+    };
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    let host_ok = uri.host().is_some_and(|h| !h.is_empty());
+    if scheme_ok && host_ok {
+        None
+    } else {
+        Some(RULE)
     }
 }
 
@@ -146,7 +219,13 @@ impl Emulator {
     }
 
     /// Starts an emulator; it is listening when this returns.
+    ///
+    /// # Errors
+    ///
+    /// A setting that cannot work ([`EmulatorConfig::validate`], kind
+    /// [`io::ErrorKind::InvalidInput`]), or the address cannot be bound.
     pub fn start_with(config: EmulatorConfig) -> io::Result<Emulator> {
+        config.validate()?;
         let listener = TcpListener::bind(config.listen)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
@@ -154,7 +233,7 @@ impl Emulator {
         let settings = Settings {
             token: config.token.clone(),
             build_delay: config.build_delay,
-            keepalive: config.keepalive.max(Duration::from_millis(1)),
+            keepalive: config.keepalive,
             public_url: config.public_url.clone(),
             origin: origin.clone(),
         };
@@ -264,7 +343,8 @@ impl Emulator {
         Ok(())
     }
 
-    /// Puts a fault in force; faults apply in the order they were added.
+    /// Puts a fault in force; faults apply in the order they were added. A status fault whose
+    /// status is outside 400–599 (which [`Emulator::start_with`] refuses) answers 500.
     pub fn inject(&self, target: impl Into<FaultTarget>, fault: Fault) {
         let rule = FaultRule {
             target: target.into(),

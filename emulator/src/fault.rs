@@ -19,6 +19,9 @@ use crate::error::ApiError;
 use crate::operation::Operation;
 use crate::store::Shared;
 
+/// The statuses a status fault may answer: the error statuses.
+const STATUSES: std::ops::RangeInclusive<u16> = 400..=599;
+
 /// What a faulty request does instead of (or on top of) its normal answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
@@ -43,8 +46,9 @@ enum FaultKind {
 }
 
 impl Fault {
-    /// Answer with this status and an `Error` body instead of running the operation
-    /// (a status outside 100–999 is answered as 500).
+    /// Answer with this status and an `Error` body instead of running the operation. The
+    /// status must be an error status, 400–599: [`crate::Emulator::start_with`] refuses
+    /// others, and [`crate::Emulator::inject`] answers them as 500.
     pub fn status(status: u16) -> Fault {
         Fault::once(FaultKind::Status {
             status,
@@ -123,6 +127,14 @@ impl Fault {
         self
     }
 
+    /// The status of a status fault outside 400–599, which no fault may answer.
+    pub(crate) fn invalid_status(&self) -> Option<u16> {
+        match self.kind {
+            FaultKind::Status { status, .. } if !STATUSES.contains(&status) => Some(status),
+            _ => None,
+        }
+    }
+
     fn once(kind: FaultKind) -> Fault {
         Fault {
             kind,
@@ -196,7 +208,11 @@ impl FromStr for FaultRule {
         let mut fault = match name {
             "status" => Fault::status(
                 u16::try_from(number(arg)?)
-                    .map_err(|_| invalid("status must be an HTTP status code".into()))?,
+                    .ok()
+                    .filter(|status| STATUSES.contains(status))
+                    .ok_or_else(|| {
+                        invalid("status must be an error status from 400 to 599".into())
+                    })?,
             ),
             "rate-limit" => Fault::rate_limited(number(arg)?),
             "latency" => Fault::latency(Duration::from_millis(number(arg)?)),
@@ -290,7 +306,10 @@ fn take(shared: &Shared, operation: Option<Operation>) -> Option<FaultKind> {
 }
 
 fn status_error(status: u16, retry_after: Option<u64>) -> ApiError {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = Some(status)
+        .filter(|status| STATUSES.contains(status))
+        .and_then(|status| StatusCode::from_u16(status).ok())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let code = match status.as_u16() {
         429 => "rate_limited",
         502 => "bad_gateway",
@@ -398,6 +417,26 @@ mod tests {
     }
 
     #[test]
+    fn fault_statuses_are_limited_to_the_error_statuses() {
+        assert_eq!(Fault::status(999).invalid_status(), Some(999));
+        assert_eq!(Fault::status(200).invalid_status(), Some(200));
+        assert_eq!(Fault::status(400).invalid_status(), None);
+        assert_eq!(Fault::status(599).invalid_status(), None);
+        assert_eq!(Fault::latency(Duration::ZERO).invalid_status(), None);
+        assert_eq!(
+            status_error(999, None).status,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            status_error(204, None).status,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(status_error(418, None).status, StatusCode::IM_A_TEAPOT);
+        let rule: FaultRule = "getApp:status=599".parse().unwrap();
+        assert_eq!(rule.fault, Fault::status(599));
+    }
+
+    #[test]
     fn a_bad_fault_rule_says_what_is_wrong() {
         for (text, part) in [
             ("getapps:reset", "unknown operation"),
@@ -405,6 +444,18 @@ mod tests {
             ("getApp:status=abc", "needs a number"),
             ("getApp:explode", "unknown kind"),
             ("getApp:reset:twice", "unknown option"),
+            (
+                "getApp:status=999",
+                "status must be an error status from 400 to 599",
+            ),
+            (
+                "getApp:status=399",
+                "status must be an error status from 400 to 599",
+            ),
+            (
+                "getApp:status=70000",
+                "status must be an error status from 400 to 599",
+            ),
         ] {
             let err = text.parse::<FaultRule>().unwrap_err().to_string();
             assert!(err.contains(part), "{text}: {err}");

@@ -112,6 +112,7 @@ impl LogEntry {
 
 /// `GET /v2/apps/{app}/logs`. With `end`: a JSON page. Without: a stream per `Accept` that
 /// replays from `start` and then follows; `Accept: application/json` gets the page up to now.
+/// Both negotiate `Accept` as the progress stream does: nothing acceptable is a 406.
 pub(crate) async fn get(
     State(shared): State<Arc<Shared>>,
     Path(app): Path<String>,
@@ -154,10 +155,12 @@ pub(crate) async fn get(
         .map(|c| decode_cursor(CursorKind::Logs, c))
         .transpose()?
         .unwrap_or(0);
-    let format = match end {
-        Some(_) => Format::Json,
-        None => stream::negotiate(&headers, true)?,
+    // A bounded query is a page; a live one is a stream, or the page up to now.
+    let offers = match end {
+        Some(_) => stream::PAGE,
+        None => stream::LOG_STREAMS,
     };
+    let format = stream::negotiate(&headers, offers)?;
     if format == Format::Json {
         return Ok(page(&shared, &filter, after, limit));
     }

@@ -19,23 +19,48 @@ struct Args {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     listen: SocketAddr,
     /// The only bearer token accepted; without it any token starting with ddo_ is.
-    #[arg(long, value_name = "TOKEN")]
+    #[arg(long, value_name = "TOKEN", value_parser = token)]
     token: Option<String>,
     /// Milliseconds each build stage takes.
     #[arg(long, value_name = "N", default_value_t = 20)]
     build_delay_ms: u64,
     /// Milliseconds between keep-alives on idle streams.
-    #[arg(long, value_name = "N", default_value_t = 5000)]
+    #[arg(long, value_name = "N", default_value_t = 5000, value_parser = keepalive_ms)]
     keepalive_ms: u64,
     /// The base URL clients reach the API at, when a proxy stands in front (next-page links
     /// point there); by default the Host of each request.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = public_url)]
     public_url: Option<String>,
     /// A fault to inject, as TARGET:KIND[:OPTION]..., e.g. getApp:status=503:times=2.
     /// KIND: status=CODE, rate-limit=SECS, latency=MS, reset, drop-after=N, stall, malformed.
     /// OPTION: times=N, always, retry-after=SECS. Repeatable.
     #[arg(long = "fault", value_name = "RULE")]
     faults: Vec<FaultRule>,
+}
+
+// Each flag is checked by the library's own rule, so the binary and `Emulator::start_with`
+// refuse the same values; clap names the flag in front of the rule.
+
+fn keepalive_ms(value: &str) -> Result<u64, String> {
+    let ms: u64 = value
+        .parse()
+        .map_err(|_| "must be a whole number of milliseconds".to_owned())?;
+    check(EmulatorConfig::default().keepalive(Duration::from_millis(ms)))?;
+    Ok(ms)
+}
+
+fn token(value: &str) -> Result<String, String> {
+    check(EmulatorConfig::default().token(value))?;
+    Ok(value.to_owned())
+}
+
+fn public_url(value: &str) -> Result<String, String> {
+    check(EmulatorConfig::default().public_url(value))?;
+    Ok(value.to_owned())
+}
+
+fn check(config: EmulatorConfig) -> Result<(), String> {
+    config.validate().map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {

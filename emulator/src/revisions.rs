@@ -231,7 +231,7 @@ pub(crate) async fn progress(
     if shared.store().revision_index(&revision).is_none() {
         return Err(ApiError::revision_not_found(&revision));
     }
-    let format = stream::negotiate(&headers, false)?;
+    let format = stream::negotiate(&headers, stream::STREAMS)?;
     let (tx, response) = stream::channel(format);
     tokio::spawn(follow_progress(shared, revision, format, tx));
     Ok(response)

@@ -170,7 +170,7 @@ pub(crate) fn deploy(body: &Map<String, Value>) -> ApiResult<Deploy> {
     for (key, value) in assets {
         let path = format!("assets[{}]", Value::from(key.as_str()));
         asset_key(key, &path)?;
-        asset(value, &path)?;
+        asset(key, value, &path)?;
         asset_keys.push(key.clone());
     }
     Ok(Deploy {
@@ -485,6 +485,10 @@ fn asset_key(key: &str, path: &str) -> ApiResult<()> {
         Some("must be relative to /app/src, without a leading `/`")
     } else if key.split('/').any(|segment| segment == "..") {
         Some("must not contain a `..` segment")
+    } else if key.contains('\0') {
+        Some("must not contain a NUL character")
+    } else if key.contains('\\') {
+        Some("must not contain a backslash (`/` separates folders)")
     } else {
         None
     };
@@ -497,7 +501,42 @@ fn asset_key(key: &str, path: &str) -> ApiResult<()> {
     }
 }
 
-fn asset(value: &Value, path: &str) -> ApiResult<()> {
+/// What is wrong with a symlink's target, if anything: it must be relative and, resolved from
+/// the folder of the link at `key`, stay inside the source folder, as the client's own walk
+/// requires of the links it uploads.
+fn symlink_target_rule(key: &str, target: &str) -> Option<String> {
+    if target.starts_with('/') {
+        return Some("must be relative, not absolute".to_owned());
+    }
+    if target.contains('\0') {
+        return Some("must not contain a NUL character".to_owned());
+    }
+    if target.contains('\\') {
+        return Some("must not contain a backslash (`/` separates folders)".to_owned());
+    }
+    let mut folders: Vec<&str> = key.split('/').collect();
+    folders.pop();
+    for segment in target.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                if folders.pop().is_none() {
+                    let from = match key.rsplit_once('/') {
+                        Some((folder, _)) => format!("`{folder}`"),
+                        None => "the source folder's root".to_owned(),
+                    };
+                    return Some(format!(
+                        "must stay inside the source folder, resolved from the link's folder ({from})"
+                    ));
+                }
+            }
+            name => folders.push(name),
+        }
+    }
+    None
+}
+
+fn asset(key: &str, value: &Value, path: &str) -> ApiResult<()> {
     const CODE: &str = "invalid_assets";
     let map = object(value, path, CODE)?;
     let kind = map
@@ -515,10 +554,17 @@ fn asset(value: &Value, path: &str) -> ApiResult<()> {
         let target = map.get("target").ok_or_else(|| {
             ApiError::bad_request(CODE, format!("{path}.target is required for a symlink"))
         })?;
-        if string(target, &format!("{path}.target"), CODE)?.is_empty() {
+        let target = string(target, &format!("{path}.target"), CODE)?;
+        if target.is_empty() {
             return Err(ApiError::bad_request(
                 CODE,
                 format!("{path}.target must not be empty"),
+            ));
+        }
+        if let Some(rule) = symlink_target_rule(key, &target) {
+            return Err(ApiError::bad_request(
+                CODE,
+                format!("{path}.target: symlink target `{target}` {rule}"),
             ));
         }
         return Ok(());
@@ -673,6 +719,74 @@ mod tests {
                 map(json!({"assets": {key: {"kind": "file", "encoding": "utf-8", "content": ""}}}));
             let err = deploy(&body).unwrap_err();
             assert!(err.message.contains(rule), "{key}: {}", err.message);
+        }
+    }
+
+    #[test]
+    fn asset_paths_with_a_nul_or_a_backslash_are_refused() {
+        for (key, rule) in [
+            ("a\u{0}b", "must not contain a NUL character"),
+            ("a\\..\\..\\b", "must not contain a backslash"),
+        ] {
+            let body =
+                map(json!({"assets": {key: {"kind": "file", "encoding": "utf-8", "content": ""}}}));
+            let err = deploy(&body).unwrap_err();
+            assert_eq!(err.code, "invalid_assets");
+            assert!(
+                err.message.starts_with("asset path assets["),
+                "{}",
+                err.message
+            );
+            assert!(err.message.contains(rule), "{key:?}: {}", err.message);
+        }
+    }
+
+    #[test]
+    fn symlink_targets_must_be_relative_and_stay_inside_the_source_folder() {
+        for (key, target, message) in [
+            (
+                "link",
+                "/etc/passwd",
+                r#"assets["link"].target: symlink target `/etc/passwd` must be relative, not absolute"#,
+            ),
+            (
+                "a/link",
+                "../../x",
+                r#"assets["a/link"].target: symlink target `../../x` must stay inside the source folder, resolved from the link's folder (`a`)"#,
+            ),
+            (
+                "link",
+                "../x",
+                r#"assets["link"].target: symlink target `../x` must stay inside the source folder, resolved from the link's folder (the source folder's root)"#,
+            ),
+            (
+                "link",
+                "a\\b",
+                r#"assets["link"].target: symlink target `a\b` must not contain a backslash (`/` separates folders)"#,
+            ),
+        ] {
+            let body = map(json!({"assets": {key: {"kind": "symlink", "target": target}}}));
+            let err = deploy(&body).unwrap_err();
+            assert_eq!(err.code, "invalid_assets");
+            assert_eq!(err.message, message);
+        }
+        let err = deploy(&map(
+            json!({"assets": {"l": {"kind": "symlink", "target": "a\u{0}b"}}}),
+        ))
+        .unwrap_err();
+        assert!(
+            err.message.ends_with("must not contain a NUL character"),
+            "{}",
+            err.message
+        );
+        // A target that climbs no higher than the source folder is fine.
+        for (key, target) in [
+            ("a/b/link", "../../main.ts"),
+            ("a/link", "./b/../c"),
+            ("link", "main.ts"),
+        ] {
+            let body = map(json!({"assets": {key: {"kind": "symlink", "target": target}}}));
+            assert!(deploy(&body).is_ok(), "{key} -> {target}");
         }
     }
 

@@ -331,8 +331,7 @@ async fn a_patch_deep_merges_env_vars_by_id_and_by_key() {
                 {"id": ids[1], "contexts": ["preview"]},
                 {"key": "C", "value": null},
                 {"key": "D", "value": "4"},
-                {"key": "A", "secret": true},
-                {"key": "GONE", "value": null}
+                {"key": "A", "secret": true}
             ]}),
         )
         .await
@@ -361,7 +360,7 @@ async fn a_patch_deep_merges_env_vars_by_id_and_by_key() {
 }
 
 #[tokio::test]
-async fn an_env_var_update_with_an_unknown_id_or_nothing_to_apply_is_a_400() {
+async fn an_env_var_update_with_an_unknown_id_or_key_or_nothing_to_apply_is_a_400() {
     let api = Api::start();
     api.create_app(json!({"slug": "unknown-id", "env_vars": [{"key": "A", "value": "1"}]}))
         .await;
@@ -375,6 +374,17 @@ async fn an_env_var_update_with_an_unknown_id_or_nothing_to_apply_is_a_400() {
     assert_eq!(
         message,
         "env_vars[0].id: the app has no environment variable with id `env_nope`"
+    );
+    let message = api
+        .patch(
+            "/apps/unknown-id",
+            json!({"env_vars": [{"key": "NOPE", "value": null}]}),
+        )
+        .await
+        .error(400, "unknown_env_var");
+    assert_eq!(
+        message,
+        "env_vars[0].key: the app has no environment variable with key `NOPE` to delete"
     );
     let message = api
         .patch("/apps/unknown-id", json!({"env_vars": [{"value": "x"}]}))

@@ -145,3 +145,33 @@ fn a_bad_flag_is_refused_with_a_usage_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("unknown kind `explode`"), "{stderr}");
 }
+
+#[test]
+fn flag_values_that_cannot_work_are_refused_naming_the_flag_and_the_rule() {
+    for (args, expected) in [
+        (["--keepalive-ms", "0"], "'--keepalive-ms <N>': keepalive must be at least 1 ms"),
+        (
+            ["--fault", "getApp:status=999"],
+            "status must be an error status from 400 to 599",
+        ),
+        (
+            ["--public-url", "notaurl"],
+            "'--public-url <URL>': public_url `notaurl` must be an absolute http:// or https:// URL without query or fragment",
+        ),
+        (
+            ["--public-url", "http://127.0.0.1:4010/v2?x=1"],
+            "must be an absolute http:// or https:// URL without query or fragment",
+        ),
+        (["--token", ""], "'--token <TOKEN>': token must not be empty"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_deno-deploy-emulator"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(stderr.contains(args[0]), "{args:?}: {stderr}");
+    }
+}

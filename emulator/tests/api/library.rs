@@ -6,7 +6,11 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use deno_deploy_emulator::{Emulator, EmulatorError, LogEntry, LogLevel};
+use std::time::Duration;
+
+use deno_deploy_emulator::{
+    Emulator, EmulatorConfig, EmulatorError, Fault, LogEntry, LogLevel, Operation,
+};
 use serde_json::json;
 
 use crate::support::Api;
@@ -101,4 +105,49 @@ async fn logs_can_be_appended_by_app_id_or_slug_only_for_known_apps() {
     );
     assert_eq!(api.emulator.token(), "ddo_emulator_token");
     assert_eq!("warn".parse::<LogLevel>(), Ok(LogLevel::Warn));
+}
+
+#[test]
+fn a_config_that_cannot_work_is_refused_at_start_naming_the_setting() {
+    let cases = [
+        (
+            EmulatorConfig::default().keepalive(Duration::ZERO),
+            "keepalive must be at least 1 ms",
+        ),
+        (
+            EmulatorConfig::default().token(""),
+            "token must not be empty",
+        ),
+        (
+            EmulatorConfig::default().token("ddo_a b"),
+            "token must not contain whitespace",
+        ),
+        (
+            EmulatorConfig::default().public_url("notaurl"),
+            "public_url `notaurl` must be an absolute http:// or https:// URL",
+        ),
+        (
+            EmulatorConfig::default().public_url("ftp://127.0.0.1:4010"),
+            "public_url `ftp://127.0.0.1:4010` must be an absolute http:// or https:// URL",
+        ),
+        (
+            EmulatorConfig::default().public_url("http://127.0.0.1:4010#top"),
+            "without query or fragment",
+        ),
+        (
+            EmulatorConfig::default().fault(Operation::GetApp, Fault::status(999)),
+            "fault on getApp: status must be an error status from 400 to 599, not 999",
+        ),
+    ];
+    for (config, expected) in cases {
+        let err = Emulator::start_with(config).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+    let fine = EmulatorConfig::default()
+        .keepalive(Duration::from_millis(1))
+        .token("ddo_fine")
+        .public_url("https://127.0.0.1:4010/")
+        .fault(Operation::GetApp, Fault::status(599));
+    assert_eq!(Emulator::start_with(fine).unwrap().token(), "ddo_fine");
 }

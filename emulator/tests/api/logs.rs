@@ -359,6 +359,55 @@ async fn accept_json_without_end_answers_a_page_up_to_now() {
 }
 
 #[tokio::test]
+async fn log_queries_negotiate_accept_like_the_progress_stream() {
+    let api = Api::start();
+    api.create_app(json!({"slug": "accept-logs"})).await;
+    api.emulator.emit_logs("accept-logs", 1).unwrap();
+    let get = |query: String, accept: &'static str| {
+        api.send(
+            api.request(
+                reqwest::Method::GET,
+                &format!("/apps/accept-logs/logs?{query}"),
+            )
+            .header("accept", accept),
+        )
+    };
+    let bounded = format!("start={EPOCH}&end=2999-01-01T00:00:00Z");
+    let live = format!("start={EPOCH}");
+
+    // A bounded query serves its JSON page to anything that accepts JSON, and nothing else.
+    let page = get(bounded.clone(), "*/*")
+        .await
+        .ok(200, "RuntimeLogsResponse");
+    assert_eq!(messages(&page), ["GET /page/0 200"]);
+    let message = get(bounded.clone(), "application/xml")
+        .await
+        .error(406, "not_acceptable");
+    assert_eq!(
+        message,
+        "Accept `application/xml` matches nothing served here; ask for application/json"
+    );
+    get(bounded, "application/json;q=0, */*")
+        .await
+        .error(406, "not_acceptable");
+
+    // A live query refuses what q=0 refuses, and serves what is left.
+    get(live.clone(), "application/xml")
+        .await
+        .error(406, "not_acceptable");
+    get(
+        live.clone(),
+        "text/event-stream;q=0, application/x-ndjson;q=0, application/json;q=0",
+    )
+    .await
+    .error(406, "not_acceptable");
+    let page = get(live, "text/event-stream;q=0, application/json")
+        .await
+        .ok(200, "RuntimeLogsResponse");
+    assert_eq!(messages(&page), ["GET /page/0 200"]);
+}
+
+#[tokio::test]
 async fn a_log_stream_ends_when_its_app_is_deleted() {
     let api = Api::start();
     api.create_app(json!({"slug": "gone-logs"})).await;

@@ -235,7 +235,7 @@ async fn deleting_a_revision_mid_stream_ends_the_stream_with_an_error_event() {
 }
 
 #[tokio::test]
-async fn accept_is_matched_case_insensitively_and_parameters_are_ignored() {
+async fn accept_is_matched_case_insensitively_and_q_zero_refuses_a_format() {
     let api = Api::start();
     api.create_app(json!({"slug": "accept"})).await;
     let revision = api.deploy("accept", json!({"assets": main_ts()})).await;
@@ -256,6 +256,16 @@ async fn accept_is_matched_case_insensitively_and_parameters_are_ignored() {
     let reply = crate::support::Reply::read(api.open(&path, Some("application/json")).await).await;
     let message = reply.error(406, "not_acceptable");
     assert!(message.contains("text/event-stream"), "{message}");
+    let refused = "text/event-stream;q=0, application/x-ndjson;q=0";
+    let reply = crate::support::Reply::read(api.open(&path, Some(refused)).await).await;
+    let message = reply.error(406, "not_acceptable");
+    assert_eq!(
+        message,
+        format!("Accept `{refused}` matches nothing served here; ask for text/event-stream or application/x-ndjson")
+    );
+    let response = api.open(&path, Some("text/event-stream;q=0, */*")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/x-ndjson");
 }
 
 #[tokio::test]

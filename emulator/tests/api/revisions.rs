@@ -120,6 +120,10 @@ async fn assets_are_validated_before_anything_is_queued() {
         (json!({"assets": {"/etc/passwd": file("x")}}), "invalid_assets", "asset path assets[\"/etc/passwd\"] must be relative to /app/src, without a leading `/`"),
         (json!({"assets": {"a/../../b.ts": file("x")}}), "invalid_assets", "asset path assets[\"a/../../b.ts\"] must not contain a `..` segment"),
         (json!({"assets": {"..": file("x")}}), "invalid_assets", "asset path assets[\"..\"] must not contain a `..` segment"),
+        (json!({"assets": {"a\u{0}b": file("x")}}), "invalid_assets", "asset path assets[\"a\\u0000b\"] must not contain a NUL character"),
+        (json!({"assets": {"a\\..\\..\\b": file("x")}}), "invalid_assets", "asset path assets[\"a\\\\..\\\\..\\\\b\"] must not contain a backslash"),
+        (json!({"assets": {"link": {"kind": "symlink", "target": "/etc/passwd"}}}), "invalid_assets", "assets[\"link\"].target: symlink target `/etc/passwd` must be relative, not absolute"),
+        (json!({"assets": {"lib/link": {"kind": "symlink", "target": "../../x"}}}), "invalid_assets", "assets[\"lib/link\"].target: symlink target `../../x` must stay inside the source folder, resolved from the link's folder (`lib`)"),
         (json!({"assets": main_ts(), "production": "yes"}), "invalid_field", "production must be a boolean, not string"),
         (json!({"assets": main_ts(), "env_vars": [{"key": "bad key", "value": "v"}]}), "invalid_env_var", "env_vars[0].key must match ^[A-Za-z_][A-Za-z0-9_]*$"),
     ];
