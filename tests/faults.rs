@@ -3,11 +3,14 @@
 //!
 //! Run with `--nocapture` to print the matrix.
 
+mod support;
+
 use std::{future::Future, pin::Pin, time::Duration};
 
 use deno_deploy::{prelude::*, types, RetryPolicy};
 use deno_deploy_emulator::{Emulator, EmulatorConfig, Fault, Operation};
 use futures::{StreamExt, TryStreamExt};
+use support::fixtures::{create_app, hello_deploy};
 
 /// The faults, by name, each applied to one request.
 fn faults() -> Vec<(&'static str, Fault)> {
@@ -115,36 +118,6 @@ fn outcome<T>(result: Result<T, Error>, sent: u64) -> String {
     }
 }
 
-fn deploy_request() -> types::DeployRequest {
-    let main = types::Asset {
-        kind: types::AssetKind::File,
-        encoding: Some(types::AssetEncoding::Utf8),
-        content: Some("Deno.serve(() => new Response('hi'));".into()),
-        target: None,
-    };
-    types::DeployRequest {
-        assets: [("main.ts".to_owned(), main)].into(),
-        config: None,
-        env_vars: vec![],
-        labels: Default::default(),
-        layers: vec![],
-        preview: false,
-        production: true,
-    }
-}
-
-async fn create(client: &Client, slug: &str) {
-    client
-        .create_app()
-        .body(
-            types::CreateAppRequest::builder()
-                .slug(slug.parse::<types::CreateAppRequestSlug>().unwrap()),
-        )
-        .send()
-        .await
-        .expect("app created");
-}
-
 /// Runs one operation with `fault` injected into its next request; the cell's outcome.
 async fn cell(operation: &'static str, fault: Fault) -> String {
     // A progress stream opened while the build runs has several reports to send; one opened
@@ -162,8 +135,8 @@ async fn cell(operation: &'static str, fault: Fault) -> String {
     let client = Client::builder()
         .base_url(emulator.base_url())
         .token(emulator.token())
-        .request_timeout(Duration::from_millis(500))
-        .stream_idle_timeout(Duration::from_millis(500))
+        .request_timeout(Duration::from_secs(2))
+        .stream_idle_timeout(Duration::from_secs(2))
         .retry_policy(RetryPolicy {
             max_retries: 2,
             base_delay: Duration::from_millis(5),
@@ -171,7 +144,14 @@ async fn cell(operation: &'static str, fault: Fault) -> String {
         })
         .build()
         .expect("client builds");
-    create(&client, "matrix").await;
+    // The app is made by a client with the default timeouts: on a loaded machine the set-up
+    // must not fail by the short timeout that only the faulty call is meant to meet.
+    let setup = Client::builder()
+        .base_url(emulator.base_url())
+        .token(emulator.token())
+        .build()
+        .expect("client builds");
+    create_app(&setup, "matrix").await;
 
     match operation {
         "GET app" => {
@@ -220,7 +200,7 @@ async fn cell(operation: &'static str, fault: Fault) -> String {
             let result = client
                 .deploy_app()
                 .app("matrix")
-                .body(deploy_request())
+                .body(hello_deploy())
                 .send()
                 .await;
             let sent = emulator.operation_count(Operation::DeployApp);
@@ -242,7 +222,7 @@ async fn cell(operation: &'static str, fault: Fault) -> String {
             let revision = client
                 .deploy_app()
                 .app("matrix")
-                .body(deploy_request())
+                .body(hello_deploy())
                 .send()
                 .await
                 .unwrap()

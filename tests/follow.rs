@@ -8,6 +8,7 @@ use std::time::Duration;
 use deno_deploy::{ext::StreamFormat, prelude::*, types, RetryPolicy};
 use deno_deploy_emulator::{Emulator, EmulatorConfig, Fault, Operation};
 use futures::StreamExt;
+use support::fixtures::create_app;
 use support::within;
 
 /// Keep-alives far apart, so only the tests' own faults and timeouts break a connection.
@@ -33,18 +34,6 @@ fn client(emulator: &Emulator, idle: Duration) -> Client {
         })
         .build()
         .expect("client builds")
-}
-
-async fn create(client: &Client, slug: &str) {
-    client
-        .create_app()
-        .body(
-            types::CreateAppRequest::builder()
-                .slug(slug.parse::<types::CreateAppRequestSlug>().unwrap()),
-        )
-        .send()
-        .await
-        .expect("app created");
 }
 
 fn an_hour_ago() -> chrono::DateTime<chrono::Utc> {
@@ -93,7 +82,7 @@ async fn ten_thousand_entries_arrive_once_and_in_order_while_every_500th_drops_t
     ] {
         let emulator = start();
         let client = client(&emulator, Duration::from_secs(10));
-        create(&client, app).await;
+        create_app(&client, app).await;
         emulator.inject(
             Operation::GetAppLogs,
             Fault::drop_stream_after(500).always(),
@@ -139,7 +128,7 @@ async fn a_silent_stream_reconnects_after_the_idle_timeout_and_repeats_nothing()
     for format in [StreamFormat::Sse, StreamFormat::Ndjson] {
         let emulator = start();
         let client = client(&emulator, Duration::from_millis(200));
-        create(&client, "quiet").await;
+        create_app(&client, "quiet").await;
         emulator.emit_logs("quiet", 3).unwrap();
         let mut stream = client
             .follow_logs("quiet", an_hour_ago())
@@ -177,7 +166,7 @@ async fn a_connection_that_never_answers_is_given_up_and_opened_again() {
         .request_timeout(Duration::from_millis(300))
         .build()
         .unwrap();
-    create(&client, "stalled").await;
+    create_app(&client, "stalled").await;
     emulator.emit_logs("stalled", 4).unwrap();
     emulator.inject(Operation::GetAppLogs, Fault::stall());
 
@@ -192,7 +181,7 @@ async fn a_follow_survives_a_reset_503s_and_a_429_in_a_row() {
     for format in [StreamFormat::Sse, StreamFormat::Ndjson] {
         let emulator = start();
         let client = client(&emulator, Duration::from_secs(10));
-        create(&client, "bumpy").await;
+        create_app(&client, "bumpy").await;
         emulator.emit_logs("bumpy", 6).unwrap();
         // Faults apply in order: a reset mid-body, then three 503s (two are retried within the
         // request, the third makes the stream reconnect), then a 429 that asks for no wait.
@@ -218,7 +207,7 @@ async fn a_follow_survives_a_reset_503s_and_a_429_in_a_row() {
 async fn a_malformed_entry_ends_the_follow_with_a_decode_error() {
     let emulator = start();
     let client = client(&emulator, Duration::from_secs(10));
-    create(&client, "garbled").await;
+    create_app(&client, "garbled").await;
     emulator.emit_logs("garbled", 3).unwrap();
     emulator.inject(Operation::GetAppLogs, Fault::malformed_json());
 

@@ -1,5 +1,7 @@
 //! Every operation through the client against the emulator, error paths included.
 
+mod support;
+
 use std::time::Duration;
 
 use deno_deploy::{
@@ -9,6 +11,7 @@ use deno_deploy::{
 };
 use deno_deploy_emulator::{Emulator, EmulatorConfig};
 use futures::{StreamExt, TryStreamExt};
+use support::fixtures::{create_app, deploy_request, hello_asset, hello_deploy};
 
 fn start() -> (Emulator, Client) {
     let emulator =
@@ -20,45 +23,6 @@ fn start() -> (Emulator, Client) {
         .build()
         .expect("client builds");
     (emulator, client)
-}
-
-async fn create(client: &Client, slug: &str) -> types::App {
-    client
-        .create_app()
-        .body(
-            types::CreateAppRequest::builder()
-                .slug(slug.parse::<types::CreateAppRequestSlug>().unwrap()),
-        )
-        .send()
-        .await
-        .expect("app created")
-        .into_inner()
-}
-
-fn hello_assets() -> std::collections::HashMap<String, types::Asset> {
-    let file = |content: &str| types::Asset {
-        kind: types::AssetKind::File,
-        encoding: Some(types::AssetEncoding::Utf8),
-        content: Some(content.to_owned()),
-        target: None,
-    };
-    [(
-        "main.ts".to_owned(),
-        file("Deno.serve(() => new Response('hi'));"),
-    )]
-    .into()
-}
-
-fn deploy_request(assets: std::collections::HashMap<String, types::Asset>) -> types::DeployRequest {
-    types::DeployRequest {
-        assets,
-        config: None,
-        env_vars: vec![],
-        labels: Default::default(),
-        layers: vec![],
-        preview: false,
-        production: true,
-    }
 }
 
 fn api_status(error: Error) -> (u16, Option<String>) {
@@ -169,7 +133,7 @@ async fn an_app_is_created_read_by_id_and_slug_updated_and_deleted() {
 #[tokio::test]
 async fn a_taken_slug_is_a_409_and_an_omitted_slug_is_generated() {
     let (_emulator, client) = start();
-    create(&client, "taken-slug").await;
+    create_app(&client, "taken-slug").await;
     let again = client
         .create_app()
         .body(
@@ -420,7 +384,7 @@ async fn an_empty_path_id_is_refused_by_every_operation_before_anything_is_sent(
                 client
                     .deploy_app()
                     .app("")
-                    .body(deploy_request(hello_assets()))
+                    .body(hello_deploy())
                     .send()
                     .await,
             ),
@@ -519,11 +483,11 @@ async fn the_emulator_refuses_what_the_client_would_not_send() {
 #[tokio::test]
 async fn a_deploy_builds_to_succeeded_and_serves_production() {
     let (_emulator, client) = start();
-    create(&client, "deploy-me").await;
+    create_app(&client, "deploy-me").await;
     let revision = client
         .deploy_app()
         .app("deploy-me")
-        .body(deploy_request(hello_assets()))
+        .body(hello_deploy())
         .send()
         .await
         .unwrap();
@@ -579,10 +543,8 @@ async fn a_deploy_builds_to_succeeded_and_serves_production() {
 #[tokio::test]
 async fn a_missing_entrypoint_fails_the_revision_with_a_reason() {
     let (_emulator, client) = start();
-    create(&client, "no-entry").await;
-    let mut assets = hello_assets();
-    let main = assets.remove("main.ts").unwrap();
-    assets.insert("other.ts".into(), main);
+    create_app(&client, "no-entry").await;
+    let assets = [("other.ts".to_owned(), hello_asset())].into();
     let revision = client
         .deploy_app()
         .app("no-entry")
@@ -609,11 +571,11 @@ async fn a_missing_entrypoint_fails_the_revision_with_a_reason() {
 #[tokio::test]
 async fn progress_streams_over_sse_and_ndjson_replay_a_finished_build() {
     let (_emulator, client) = start();
-    create(&client, "progress").await;
+    create_app(&client, "progress").await;
     let revision = client
         .deploy_app()
         .app("progress")
-        .body(deploy_request(hello_assets()))
+        .body(hello_deploy())
         .send()
         .await
         .unwrap()
@@ -644,11 +606,11 @@ async fn cancelling_a_queued_revision_fails_it_and_a_finished_one_is_refused() {
         .token(emulator.token())
         .build()
         .unwrap();
-    create(&client, "cancel-me").await;
+    create_app(&client, "cancel-me").await;
     let revision = client
         .deploy_app()
         .app("cancel-me")
-        .body(deploy_request(hello_assets()))
+        .body(hello_deploy())
         .send()
         .await
         .unwrap()
@@ -759,13 +721,13 @@ async fn lists_are_newest_first_paginated_and_filtered() {
 #[tokio::test]
 async fn revisions_list_and_filter_by_status() {
     let (_emulator, client) = start();
-    create(&client, "revs").await;
+    create_app(&client, "revs").await;
     let mut ids = Vec::new();
     for _ in 0..3 {
         let revision = client
             .deploy_app()
             .app("revs")
-            .body(deploy_request(hello_assets()))
+            .body(hello_deploy())
             .send()
             .await
             .unwrap()
@@ -804,11 +766,11 @@ async fn revisions_list_and_filter_by_status() {
 #[tokio::test]
 async fn runtime_logs_are_queried_by_page_and_followed_live() {
     let (emulator, client) = start();
-    create(&client, "logs").await;
+    create_app(&client, "logs").await;
     let revision = client
         .deploy_app()
         .app("logs")
-        .body(deploy_request(hello_assets()))
+        .body(hello_deploy())
         .send()
         .await
         .unwrap()

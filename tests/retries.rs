@@ -5,8 +5,9 @@ mod support;
 
 use std::time::Duration;
 
-use deno_deploy::{prelude::*, retry_non_idempotent, types, RetryPolicy};
+use deno_deploy::{prelude::*, retry_non_idempotent, RetryPolicy};
 use deno_deploy_emulator::{Emulator, EmulatorConfig, Fault, Operation};
+use support::fixtures::{create_app, hello_deploy};
 use support::{capture, Reply, Server};
 
 /// The token every client here carries; it must never show in what they log.
@@ -33,36 +34,6 @@ fn client(base_url: &str) -> deno_deploy::ClientBuilder {
         })
 }
 
-async fn create(client: &Client, slug: &str) {
-    client
-        .create_app()
-        .body(
-            types::CreateAppRequest::builder()
-                .slug(slug.parse::<types::CreateAppRequestSlug>().unwrap()),
-        )
-        .send()
-        .await
-        .expect("app created");
-}
-
-fn deploy_request() -> types::DeployRequest {
-    let main = types::Asset {
-        kind: types::AssetKind::File,
-        encoding: Some(types::AssetEncoding::Utf8),
-        content: Some("Deno.serve(() => new Response('hi'));".into()),
-        target: None,
-    };
-    types::DeployRequest {
-        assets: [("main.ts".to_owned(), main)].into(),
-        config: None,
-        env_vars: vec![],
-        labels: Default::default(),
-        layers: vec![],
-        preview: false,
-        production: true,
-    }
-}
-
 async fn revision_count(client: &Client, app: &str) -> usize {
     client
         .list_revisions()
@@ -85,7 +56,7 @@ fn api_error(error: impl Into<Error>) -> deno_deploy::ApiError {
 async fn a_get_answered_503_is_retried_and_then_succeeds() {
     let emulator = start();
     let client = client(emulator.base_url()).build().unwrap();
-    create(&client, "steady").await;
+    create_app(&client, "steady").await;
     emulator.inject(Operation::GetApp, Fault::status(503).times(2));
 
     let app = client.get_app().app("steady").send().await.unwrap();
@@ -182,13 +153,13 @@ async fn max_retries_zero_switches_retries_off() {
 async fn a_deploy_answered_502_after_it_was_made_is_an_error_and_deploys_once() {
     let emulator = start();
     let client = client(emulator.base_url()).build().unwrap();
-    create(&client, "once").await;
+    create_app(&client, "once").await;
     emulator.inject(Operation::DeployApp, Fault::status(502).after_operation());
 
     let sent = client
         .deploy_app()
         .app("once")
-        .body(deploy_request())
+        .body(hello_deploy())
         .send()
         .await;
     let error = api_error(sent.unwrap_err());
@@ -205,13 +176,13 @@ async fn a_deploy_answered_502_after_it_was_made_is_an_error_and_deploys_once() 
 async fn a_deploy_refused_with_503_is_not_sent_again() {
     let emulator = start();
     let client = client(emulator.base_url()).build().unwrap();
-    create(&client, "refused").await;
+    create_app(&client, "refused").await;
     emulator.inject(Operation::DeployApp, Fault::status(503));
 
     let sent = client
         .deploy_app()
         .app("refused")
-        .body(deploy_request())
+        .body(hello_deploy())
         .send()
         .await;
     assert_eq!(api_error(sent.unwrap_err()).status.as_u16(), 503);
@@ -223,13 +194,13 @@ async fn a_deploy_refused_with_503_is_not_sent_again() {
 async fn a_deploy_whose_answer_breaks_mid_body_is_not_sent_again() {
     let emulator = start();
     let client = client(emulator.base_url()).build().unwrap();
-    create(&client, "broken").await;
+    create_app(&client, "broken").await;
     emulator.inject(Operation::DeployApp, Fault::reset_mid_body());
 
     let sent = client
         .deploy_app()
         .app("broken")
-        .body(deploy_request())
+        .body(hello_deploy())
         .send()
         .await;
     let error: Error = sent.unwrap_err().into();
@@ -246,14 +217,10 @@ async fn a_deploy_whose_answer_breaks_mid_body_is_not_sent_again() {
 async fn a_post_is_retried_when_the_caller_opts_in() {
     let emulator = start();
     let client = client(emulator.base_url()).build().unwrap();
-    create(&client, "opted").await;
+    create_app(&client, "opted").await;
     emulator.inject(Operation::DeployApp, Fault::status(502));
 
-    let call = client
-        .deploy_app()
-        .app("opted")
-        .body(deploy_request())
-        .send();
+    let call = client.deploy_app().app("opted").body(hello_deploy()).send();
     let revision = retry_non_idempotent(call).await.unwrap().into_inner();
     assert_eq!(emulator.operation_count(Operation::DeployApp), 2);
     let revisions = client.list_revisions().app("opted").send().await.unwrap();
@@ -265,7 +232,7 @@ async fn a_post_is_retried_when_the_caller_opts_in() {
     let sent = client
         .deploy_app()
         .app("opted")
-        .body(deploy_request())
+        .body(hello_deploy())
         .send()
         .await;
     assert_eq!(api_error(sent.unwrap_err()).status.as_u16(), 502);
@@ -276,7 +243,7 @@ async fn a_post_is_retried_when_the_caller_opts_in() {
 async fn a_retried_delete_that_then_finds_nothing_is_a_success() {
     let emulator = start();
     let client = client(emulator.base_url()).build().unwrap();
-    create(&client, "doomed").await;
+    create_app(&client, "doomed").await;
     emulator.inject(Operation::DeleteApp, Fault::status(503).after_operation());
 
     client.delete_app().app("doomed").send().await.unwrap();
@@ -293,7 +260,7 @@ async fn a_retried_delete_that_then_finds_nothing_is_a_success() {
 async fn a_get_whose_answer_breaks_mid_body_is_sent_again() {
     let emulator = start();
     let client = client(emulator.base_url()).build().unwrap();
-    create(&client, "halved").await;
+    create_app(&client, "halved").await;
     emulator.inject(Operation::GetApp, Fault::reset_mid_body());
 
     let app = client
@@ -314,7 +281,7 @@ async fn a_stalled_get_times_out_and_is_sent_again() {
         .request_timeout(Duration::from_millis(300))
         .build()
         .unwrap();
-    create(&client, "stalled").await;
+    create_app(&client, "stalled").await;
     emulator.inject(Operation::GetApp, Fault::stall());
 
     client.get_app().app("stalled").send().await.unwrap();
@@ -346,7 +313,7 @@ async fn a_refused_connection_is_retried_then_reported_as_retryable() {
 async fn each_retry_logs_one_warning_with_its_cause_and_never_the_token() {
     let emulator = start();
     let client = client(emulator.base_url()).build().unwrap();
-    create(&client, "noisy").await;
+    create_app(&client, "noisy").await;
     emulator.inject(Operation::GetApp, Fault::status(503).times(2));
     let (logged, _guard) = capture(tracing::Level::WARN);
 
@@ -371,7 +338,7 @@ async fn a_transport_error_says_whether_it_timed_out_could_not_connect_or_broke_
         .max_retries(0)
         .build()
         .unwrap();
-    create(&troubled, "troubled").await;
+    create_app(&troubled, "troubled").await;
 
     emulator.inject(Operation::GetApp, Fault::stall());
     let stalled: Error = troubled

@@ -13,6 +13,7 @@ use deno_deploy::{
 };
 use deno_deploy_emulator::{Emulator, EmulatorConfig, Fault, Operation};
 use futures::{StreamExt, TryStreamExt};
+use support::fixtures::{deploy_request, hello_asset, hello_deploy};
 use support::{capture, within, Reply, Server};
 
 const TOKEN: &str = "ddo_known_token_Zq81xWv";
@@ -244,7 +245,7 @@ async fn no_error_and_no_trace_output_shows_the_token_or_a_secret_value() {
     let deployed = client
         .deploy_app()
         .app("hushed")
-        .body(deploy_request("main.ts"))
+        .body(hello_deploy())
         .send()
         .await
         .unwrap()
@@ -292,7 +293,9 @@ async fn no_error_and_no_trace_output_shows_the_token_or_a_secret_value() {
     let broken = client
         .deploy_app()
         .app("hushed")
-        .body(deploy_request("other.ts"))
+        .body(deploy_request(
+            [("other.ts".to_owned(), hello_asset())].into(),
+        ))
         .send()
         .await
         .unwrap()
@@ -329,24 +332,6 @@ async fn no_error_and_no_trace_output_shows_the_token_or_a_secret_value() {
 }
 
 /// A deploy of one small file under `name` (without `main.ts` the build fails).
-fn deploy_request(name: &str) -> types::DeployRequest {
-    let file = types::Asset {
-        kind: types::AssetKind::File,
-        encoding: Some(types::AssetEncoding::Utf8),
-        content: Some("Deno.serve(() => new Response('hi'));".into()),
-        target: None,
-    };
-    types::DeployRequest {
-        assets: [(name.to_owned(), file)].into(),
-        config: None,
-        env_vars: vec![],
-        labels: Default::default(),
-        layers: vec![],
-        preview: false,
-        production: true,
-    }
-}
-
 fn app_page() -> String {
     r#"[{"id":"00000000-0000-4000-8000-000000000001","slug":"app-1"}]"#.to_owned()
 }

@@ -4,6 +4,8 @@
 //! talks to an in-process emulator. Names and values stay ASCII, bodies well-formed JSON, and
 //! no live stream is opened, since the proxy cannot check those (see the README's notes).
 
+mod support;
+
 use std::time::Duration;
 
 use deno_deploy::{
@@ -13,6 +15,7 @@ use deno_deploy::{
 };
 use deno_deploy_emulator::{Emulator, EmulatorConfig};
 use futures::TryStreamExt;
+use support::fixtures::hello_deploy;
 
 /// How long each build stage takes in the in-process emulator; long enough to cancel a build.
 const BUILD_STAGE: Duration = Duration::from_millis(300);
@@ -35,21 +38,11 @@ fn connect() -> (Option<Emulator>, Client) {
     (Some(emulator), client)
 }
 
+/// The one-file app, labelled so its revision shows where it came from.
 fn deploy_request() -> types::DeployRequest {
-    let main = types::Asset {
-        kind: types::AssetKind::File,
-        encoding: Some(types::AssetEncoding::Utf8),
-        content: Some("Deno.serve(() => new Response('hi'));".to_owned()),
-        target: None,
-    };
     types::DeployRequest {
-        assets: [("main.ts".to_owned(), main)].into(),
-        config: None,
-        env_vars: vec![],
         labels: [("via".to_owned(), "proxy".to_owned())].into(),
-        layers: vec![],
-        preview: false,
-        production: true,
+        ..hello_deploy()
     }
 }
 

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod fixtures;
+
 use std::{
     collections::VecDeque,
     sync::{Arc, Mutex},
