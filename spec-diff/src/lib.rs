@@ -852,12 +852,28 @@ fn resolve<'a>(doc: &'a Value, mut value: &'a Value) -> (&'a Value, Option<Strin
 
 /// The schema as one object, with the members of an `allOf` merged into it.
 fn flatten(doc: &Value, schema: &Value) -> Map<String, Value> {
+    flatten_parts(doc, schema, &mut Vec::new())
+}
+
+/// [`flatten`], with the `$ref`s being merged on the way down: a part that refers back to one
+/// of them (a schema that is `allOf` itself) adds nothing new and is skipped.
+fn flatten_parts(doc: &Value, schema: &Value, merging: &mut Vec<String>) -> Map<String, Value> {
     let mut merged = schema.as_object().cloned().unwrap_or_default();
     let Some(parts) = merged.remove("allOf") else {
         return merged;
     };
     for part in parts.as_array().into_iter().flatten() {
-        let part = flatten(doc, resolve(doc, part).0);
+        let (target, reference) = resolve(doc, part);
+        if let Some(reference) = &reference {
+            if merging.contains(reference) {
+                continue;
+            }
+            merging.push(reference.clone());
+        }
+        let part = flatten_parts(doc, target, merging);
+        if reference.is_some() {
+            merging.pop();
+        }
         for (key, value) in part {
             match (key.as_str(), merged.get_mut(&key)) {
                 ("properties", Some(Value::Object(props))) => {

@@ -309,3 +309,42 @@ fn closing_a_request_schema_to_extra_properties_breaks_callers() {
         &"GET /apps/{app} response 200 App: additional properties no longer allowed".to_owned()
     ));
 }
+
+#[test]
+fn a_schema_that_is_all_of_itself_is_compared_without_looping() {
+    let spec = |max: u32| {
+        format!(
+            r##"
+openapi: 3.0.3
+info: {{title: t, version: "1"}}
+paths:
+  /loops:
+    get:
+      responses:
+        "200":
+          description: ok
+          content:
+            application/json:
+              schema: {{$ref: "#/components/schemas/Loop"}}
+components:
+  schemas:
+    Loop:
+      allOf:
+        - $ref: "#/components/schemas/Loop"
+        - $ref: "#/components/schemas/Other"
+      properties:
+        name: {{type: string, maxLength: {max}}}
+    Other:
+      allOf:
+        - $ref: "#/components/schemas/Loop"
+"##
+        )
+    };
+    let old = spec_diff::parse(&spec(10)).unwrap();
+    assert_eq!(spec_diff::compare(&old, &old), Report::default());
+    let wider = spec_diff::parse(&spec(20)).unwrap();
+    assert_eq!(
+        lines(&spec_diff::compare(&old, &wider).breaking),
+        ["GET /loops response 200 Loop.name: maxLength raised from 10 to 20"]
+    );
+}
