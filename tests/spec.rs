@@ -31,14 +31,41 @@ fn every_operation_of_the_spec_is_callable() {
         client.cancel_revision(),
         client.stream_revision_progress(),
     );
+    let listed = [
+        "listApps",
+        "createApp",
+        "getApp",
+        "updateApp",
+        "deleteApp",
+        "deployApp",
+        "listRevisions",
+        "getAppLogs",
+        "getRevision",
+        "deleteRevision",
+        "cancelRevision",
+        "streamRevisionProgress",
+    ];
     let paths = spec_value("/paths");
-    let operations: usize = paths
+    let in_spec: Vec<String> = paths
         .as_object()
         .unwrap()
         .values()
-        .map(|item| item.as_object().unwrap().len())
-        .sum();
-    assert_eq!(operations, 12, "a new operation: add it to this list");
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|operation| operation.get("operationId")?.as_str().map(str::to_owned))
+        .collect();
+    let new: Vec<&String> = in_spec
+        .iter()
+        .filter(|id| !listed.contains(&id.as_str()))
+        .collect();
+    let gone: Vec<&&str> = listed
+        .iter()
+        .filter(|id| !in_spec.iter().any(|s| s == *id))
+        .collect();
+    assert!(
+        new.is_empty() && gone.is_empty(),
+        "operations new in the spec: {new:?} (add each to this list and to the emulator); \
+         operations gone from it: {gone:?}"
+    );
 }
 
 #[test]
@@ -101,6 +128,11 @@ fn the_vendored_spec_is_the_shared_one_byte_for_byte() {
         .join("../shared/spec/deno-deploy-v2-api-openapi.yml");
     // Only checkable where the shared folder sits beside the checkout (CI and developers).
     if let Ok(bytes) = std::fs::read(&shared) {
-        assert_eq!(bytes, SPEC.as_bytes());
+        assert!(
+            bytes == SPEC.as_bytes(),
+            "openapi/deno-deploy-v2-api-openapi.yml differs from {}: the vendored spec is a \
+             copy of the shared one; copy a new spec to both",
+            shared.display()
+        );
     }
 }
