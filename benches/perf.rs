@@ -32,8 +32,15 @@ struct Args {
     child: Option<Vec<String>>,
 }
 
+/// The parts `--only` can name, in the order they run.
+const PARTS: [&str; 4] = ["deploy", "overhead", "decode", "latency"];
+
+const USAGE: &str =
+    "usage: cargo bench --bench perf -- [--size-mib N] [--only deploy|overhead|decode|latency]";
+
 impl Args {
-    fn parse() -> Self {
+    /// The command line, or a message saying what is wrong with it.
+    fn parse() -> Result<Self, String> {
         let mut args = Args {
             size_mib: 512,
             only: None,
@@ -43,14 +50,26 @@ impl Args {
         while let Some(arg) = it.next() {
             match arg.as_str() {
                 "--size-mib" => {
-                    args.size_mib = it.next().and_then(|v| v.parse().ok()).unwrap_or(512)
+                    let value = it.next().unwrap_or_default();
+                    args.size_mib = value.parse().ok().filter(|mib| *mib > 0).ok_or(format!(
+                        "--size-mib takes a whole number of MiB above 0, not `{value}`"
+                    ))?;
                 }
-                "--only" => args.only = it.next(),
+                "--only" => {
+                    let part = it.next().unwrap_or_default();
+                    if !PARTS.contains(&part.as_str()) {
+                        return Err(format!("--only takes one of {PARTS:?}, not `{part}`"));
+                    }
+                    args.only = Some(part);
+                }
                 "--child" => args.child = Some(it.by_ref().collect()),
-                _ => {} // `--bench` and filters that cargo passes on
+                // cargo passes `--bench` to every benchmark it runs.
+                "--bench" => {}
+                "--help" | "-h" => return Err(String::new()),
+                other => return Err(format!("unknown argument `{other}`")),
             }
         }
-        args
+        Ok(args)
     }
 
     fn runs(&self, part: &str) -> bool {
@@ -59,7 +78,17 @@ impl Args {
 }
 
 fn main() {
-    let args = Args::parse();
+    let args = match Args::parse() {
+        Ok(args) => args,
+        Err(problem) if problem.is_empty() => {
+            println!("{USAGE}");
+            return;
+        }
+        Err(problem) => {
+            eprintln!("perf: {problem}\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
     if let Some(child) = &args.child {
         deploy::child(child);
         return;
