@@ -115,7 +115,7 @@ impl Fault {
         Fault::once(FaultKind::MalformedJson)
     }
 
-    /// Apply to the next `n` matching requests (the default is 1).
+    /// Apply to the next `n` matching requests (the default is 1; 0 applies to none).
     pub fn times(mut self, n: u32) -> Fault {
         self.times = Some(n);
         self
@@ -232,7 +232,9 @@ impl FromStr for FaultRule {
                 None if option == "after-operation" => fault.after_operation(),
                 Some(("times", n)) => fault.times(
                     n.parse()
-                        .map_err(|_| invalid("times needs a number, as in times=3".into()))?,
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| invalid("times needs a number from 1, as in times=3".into()))?,
                 ),
                 Some(("retry-after", n)) => fault.retry_after(
                     n.parse()
@@ -290,6 +292,8 @@ pub(crate) async fn apply(State(shared): State<Arc<Shared>>, req: Request, next:
 
 fn take(shared: &Shared, operation: Option<Operation>) -> Option<FaultKind> {
     let mut rules = shared.faults.lock().unwrap_or_else(|e| e.into_inner());
+    // A rule with no uses left (`times(0)`) applies to nothing.
+    rules.retain(|rule| rule.fault.times != Some(0));
     let index = rules.iter().position(|rule| match rule.target {
         FaultTarget::Any => true,
         FaultTarget::Operation(op) => Some(op) == operation,
@@ -444,6 +448,7 @@ mod tests {
             ("getApp:status=abc", "needs a number"),
             ("getApp:explode", "unknown kind"),
             ("getApp:reset:twice", "unknown option"),
+            ("getApp:status=503:times=0", "times needs a number from 1"),
             (
                 "getApp:status=999",
                 "status must be an error status from 400 to 599",

@@ -33,7 +33,7 @@ struct Args {
     public_url: Option<String>,
     /// A fault to inject, as TARGET:KIND[:OPTION]..., e.g. getApp:status=503:times=2.
     /// KIND: status=CODE, rate-limit=SECS, latency=MS, reset, drop-after=N, stall, malformed.
-    /// OPTION: times=N, always, retry-after=SECS. Repeatable.
+    /// OPTION: times=N (from 1), always, retry-after=SECS, after-operation. Repeatable.
     #[arg(long = "fault", value_name = "RULE")]
     faults: Vec<FaultRule>,
 }

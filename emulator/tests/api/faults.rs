@@ -148,6 +148,17 @@ async fn always_faults_last_until_cleared() {
 }
 
 #[tokio::test]
+async fn a_fault_for_zero_requests_applies_to_none() {
+    let api = Api::start();
+    api.emulator
+        .inject(Operation::ListApps, Fault::status(503).times(0));
+    api.emulator.inject(Operation::ListApps, Fault::status(502));
+    // The first rule is spent before it starts: the second one answers.
+    api.get("/apps").await.error(502, "bad_gateway");
+    api.get("/apps").await.list("AppListItem");
+}
+
+#[tokio::test]
 async fn faults_in_the_config_apply_from_the_first_request() {
     let api = Api::with(EmulatorConfig::default().fault(FaultTarget::Any, Fault::status(504)));
     api.get("/apps").await.error(504, "gateway_timeout");
