@@ -227,11 +227,12 @@ fn deleted(not_found: &reqwest::Response) -> reqwest::Response {
 }
 
 /// The same response with its whole body already read; a body that breaks is an error here.
-async fn buffered(response: reqwest::Response) -> reqwest::Result<reqwest::Response> {
+async fn buffered(mut response: reqwest::Response) -> reqwest::Result<reqwest::Response> {
     let status = response.status();
     let version = response.version();
     let url = response.url().clone();
-    let headers = response.headers().clone();
+    // Moved, not copied: reading the body needs no headers.
+    let headers = std::mem::take(response.headers_mut());
     let body = response.bytes().await?;
     let mut rebuilt = http::Response::builder()
         .url(url)

@@ -44,50 +44,32 @@ pub(crate) fn check_request(operation: &str, request: &reqwest::Request) -> Resu
     let Some(spec) = SPEC.as_ref() else {
         return Ok(());
     };
-    let Some(op) = find_operation(spec, operation) else {
+    let Some(op) = OPERATIONS.get(operation) else {
         return Ok(());
     };
     let checker = Checker { spec };
-    if let Some((template, _)) = OPERATIONS.get(operation) {
-        check_path(template, request.url().path())?;
+    check_path(op.template, request.url().path())?;
+
+    // Only an operation with query parameters (getAppLogs among them) reads the query.
+    if !op.query.is_empty() {
+        let query: Vec<(String, String)> = request.url().query_pairs().into_owned().collect();
+        for param in &op.query {
+            let values: Vec<&str> = query
+                .iter()
+                .filter(|(k, _)| k == param.name)
+                .map(|(_, v)| v.as_str())
+                .collect();
+            if values.is_empty() && param.required {
+                return Err(invalid(param.name, "is required"));
+            }
+            for value in values {
+                checker.check(&query_value(value, param.schema), param.schema, param.name)?;
+            }
+        }
+        check_time_range(operation, &query)?;
     }
 
-    let query: Vec<(String, String)> = request.url().query_pairs().into_owned().collect();
-    for param in op
-        .get("parameters")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let param = checker.resolve(param);
-        if param.get("in").and_then(Value::as_str) != Some("query") {
-            continue;
-        }
-        let name = param
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let schema = param.get("schema").unwrap_or(&Value::Null);
-        let values: Vec<&str> = query
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .collect();
-        if values.is_empty() && param.get("required") == Some(&Value::Bool(true)) {
-            return Err(invalid(name, "is required"));
-        }
-        for value in values {
-            checker.check(&query_value(value, schema), schema, name)?;
-        }
-    }
-    check_time_range(operation, &query)?;
-
-    let body_schema = op
-        .pointer("/requestBody/content/application~1json/schema")
-        .or_else(|| {
-            let body = checker.resolve(op.get("requestBody")?);
-            body.pointer("/content/application~1json/schema")
-        });
+    let body_schema = op.body;
     let body = request.body().and_then(reqwest::Body::as_bytes);
     if let (Some(schema), Some(bytes)) = (body_schema, body) {
         let Ok(body) = serde_json::from_slice::<Value>(bytes) else {
@@ -186,18 +168,69 @@ fn query_value(raw: &str, schema: &Value) -> Value {
 }
 
 /// The operation whose `operationId`, in snake case, is `operation`.
-fn find_operation(_spec: &Value, operation: &str) -> Option<&'static Value> {
-    OPERATIONS.get(operation).map(|(_, op)| *op)
+#[cfg(test)]
+fn find_operation(_spec: &Value, operation: &str) -> Option<&'static OperationRules> {
+    OPERATIONS.get(operation)
 }
 
-/// The spec's operations by snake-case id, with their path template, indexed once: every
+/// One query parameter of an operation, its `$ref` already followed.
+struct QueryParam {
+    name: &'static str,
+    schema: &'static Value,
+    required: bool,
+}
+
+/// What [`check_request`] needs of one operation, read from the spec once.
+struct OperationRules {
+    /// The path template, such as `/apps/{app}`.
+    template: &'static str,
+    /// Its query parameters, in the spec's order.
+    query: Vec<QueryParam>,
+    /// The schema of its JSON request body, if it takes one.
+    body: Option<&'static Value>,
+}
+
+impl OperationRules {
+    fn new(spec: &'static Value, template: &'static str, op: &'static Value) -> Self {
+        let checker = Checker { spec };
+        let query = op
+            .get("parameters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|param| checker.resolve(param))
+            .filter(|param| param.get("in").and_then(Value::as_str) == Some("query"))
+            .map(|param| QueryParam {
+                name: param
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+                schema: param.get("schema").unwrap_or(&Value::Null),
+                required: param.get("required") == Some(&Value::Bool(true)),
+            })
+            .collect();
+        let body = op
+            .pointer("/requestBody/content/application~1json/schema")
+            .or_else(|| {
+                let body = checker.resolve(op.get("requestBody")?);
+                body.pointer("/content/application~1json/schema")
+            });
+        Self {
+            template,
+            query,
+            body,
+        }
+    }
+}
+
+/// The spec's operations by snake-case id, with what their checks need, indexed once: every
 /// request looks one up.
-static OPERATIONS: LazyLock<std::collections::HashMap<String, (&'static str, &'static Value)>> =
+static OPERATIONS: LazyLock<std::collections::HashMap<String, OperationRules>> =
     LazyLock::new(|| {
-        let paths = SPEC
-            .as_ref()
-            .and_then(|spec| spec.get("paths"))
-            .and_then(Value::as_object);
+        let Some(spec) = SPEC.as_ref() else {
+            return Default::default();
+        };
+        let paths = spec.get("paths").and_then(Value::as_object);
         paths
             .into_iter()
             .flat_map(|paths| paths.iter())
@@ -205,7 +238,7 @@ static OPERATIONS: LazyLock<std::collections::HashMap<String, (&'static str, &'s
             .flat_map(|(path, item)| item.values().map(move |op| (path, op)))
             .filter_map(|(path, op)| {
                 let id = op.get("operationId").and_then(Value::as_str)?;
-                Some((snake_case(id), (path, op)))
+                Some((snake_case(id), OperationRules::new(spec, path, op)))
             })
             .collect()
     });

@@ -241,7 +241,7 @@ pub fn next_cursor_from_links(
     let Some(next) = next else {
         return Ok(None);
     };
-    if next.origin() != base.origin() {
+    if !crate::client::same_origin(&next, &base) {
         let mut shown = next.clone();
         shown.set_query(None);
         return Err(Error::ForeignOrigin {
