@@ -874,7 +874,8 @@ fn read_listed_file(path: &Path, size: u64) -> Result<Vec<u8>, AssetsError> {
     Ok(bytes)
 }
 
-fn io_error(path: &Path, source: io::Error) -> AssetsError {
+/// An I/O failure on `path`.
+pub(super) fn io_error(path: &Path, source: io::Error) -> AssetsError {
     AssetsError::Io {
         path: path.to_path_buf(),
         source,

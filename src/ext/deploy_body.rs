@@ -13,7 +13,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use futures::Stream;
 
-use super::assets::{AssetEntry, AssetSource, AssetsError};
+use super::assets::{io_error, AssetEntry, AssetSource, AssetsError};
 use crate::types::{Asset, AssetEncoding, AssetKind};
 use crate::{types, Error};
 
@@ -515,13 +515,6 @@ fn to_json(value: &impl serde::Serialize) -> Vec<u8> {
 fn split_after(whole: &[u8], marker: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let at = memchr::memmem::find(whole, marker).map_or(whole.len(), |i| i + marker.len());
     (whole[..at].to_vec(), whole[at..].to_vec())
-}
-
-fn io_error(path: &Path, source: io::Error) -> AssetsError {
-    AssetsError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 #[cfg(test)]
